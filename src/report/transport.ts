@@ -1,0 +1,28 @@
+// One interface for every way a report leaves the device.
+
+export type MessageKind = 'report' | 'part' | 'heartbeat' | 'shadow';
+
+export interface OutboundMessage {
+  topic: string;
+  payload: string;
+  qos: 0 | 1;
+  retain?: boolean;
+  kind: MessageKind;
+}
+
+export interface TransportHandlers {
+  /** A message arrived on a subscribed topic. */
+  onMessage(topic: string, payload: Buffer): void;
+  /** The transport is (again) connected; the agent republishes its report. */
+  onConnected(): void;
+  onDisconnected(reason?: Error): void;
+}
+
+export interface Transport {
+  readonly name: string;
+  start(handlers: TransportHandlers): Promise<void>;
+  /** Resolves once the other side accepted the message (PUBACK, or the nucleus' reply). */
+  publish(message: OutboundMessage): Promise<void>;
+  subscribe(topic: string): Promise<void>;
+  stop(): Promise<void>;
+}
