@@ -1,5 +1,6 @@
 // What observing a core yields. Plain data: the verifier judges it without I/O.
 import type { Finding } from '../verify/findings.js';
+import type { FlowActivity } from './logs.js';
 
 export interface GroupDefinition {
   arn: string;
@@ -97,6 +98,8 @@ export interface ThingsGraphLogObservation {
   /** System instance URNs registered since the newest bootstrap. */
   registered: string[];
   lastBootstrapAt?: string;
+  /** Flow executions, outcomes and errors since the newest bootstrap. */
+  activity?: FlowActivity;
 }
 
 export interface RuntimeLogObservation {

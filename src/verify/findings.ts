@@ -8,7 +8,7 @@ export type Category =
   | 'mismatch' // the device runs something other than what was expected
   | 'failed' // the deployment did not land or does not run
   | 'tampered' // what landed has changed or is unsafe
-  | 'agent' // the witness itself cannot see well (warnings)
+  | 'agent' // the witness itself cannot see everything
   | 'health'; // local health of the core (warnings)
 
 export const FINDING_CODES = {
@@ -30,9 +30,9 @@ export const FINDING_CODES = {
   ARTIFACT_MODIFIED: { severity: 'error', category: 'tampered' },
   ARTIFACT_MISSING: { severity: 'error', category: 'tampered' },
   ARTIFACT_ADDED: { severity: 'error', category: 'tampered' },
-  FILE_UNREADABLE: { severity: 'warning', category: 'agent' },
+  FILE_UNREADABLE: { severity: 'error', category: 'agent' },
   WATCH_DEGRADED: { severity: 'warning', category: 'agent' },
-  DEPLOYMENT_ID_NOT_OBSERVED: { severity: 'warning', category: 'agent' },
+  BASELINE_REPLACED: { severity: 'warning', category: 'agent' },
   FLOW_ERRORS: { severity: 'warning', category: 'health' },
   DISK_LOW: { severity: 'warning', category: 'health' },
 } as const satisfies Record<string, { severity: Severity; category: Category }>;

@@ -1,0 +1,103 @@
+// Watches every observed place with chokidar and hands over changed paths in
+// coalesced batches: a deployment writing 500 files is one batch, not 500.
+// A canary file proves now and then that events still arrive.
+import { watch, type FSWatcher } from 'chokidar';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../log.js';
+
+export interface WatcherOptions {
+  /** Absolute paths to watch (missing ones are fine: chokidar picks them up when they appear). */
+  paths: string[];
+  /** Folder for the liveness canary (the agent's state folder). */
+  canaryDir: string;
+  /** Quiet time that ends a burst. */
+  debounceMs: number;
+  /** A burst is cut after this long even if events keep coming. */
+  maxWaitMs: number;
+  /** More distinct paths than this in one batch: report overflow and let the agent rescan. */
+  maxBatchPaths: number;
+  onBatch: (batch: { paths: Set<string>; overflow: boolean }) => void;
+  onError: (err: Error) => void;
+  logger: Logger;
+}
+
+export class Watcher {
+  private fsw: FSWatcher | null = null;
+  private pending = new Set<string>();
+  private overflow = false;
+  private debounce: NodeJS.Timeout | null = null;
+  private maxWait: NodeJS.Timeout | null = null;
+  private canaryWaiters: (() => void)[] = [];
+  private readonly canary: string;
+
+  constructor(private readonly opts: WatcherOptions) {
+    this.canary = resolve(join(opts.canaryDir, 'watch-canary'));
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.opts.canaryDir, { recursive: true });
+    await writeFile(this.canary, String(Date.now()));
+    const fsw = watch([...this.opts.paths, this.canary], {
+      ignoreInitial: true,
+      followSymlinks: false,
+      persistent: true,
+      // We hash what we see; waiting for writes to settle would cost a second or more per change.
+      awaitWriteFinish: false,
+      atomic: false,
+    });
+    this.fsw = fsw;
+    fsw.on('all', (_event, path) => this.onEvent(resolve(path)));
+    fsw.on('error', (err) => this.opts.onError(err instanceof Error ? err : new Error(String(err))));
+    await new Promise<void>((res) => fsw.once('ready', () => res()));
+  }
+
+  private onEvent(path: string): void {
+    if (path === this.canary) {
+      const w = this.canaryWaiters;
+      this.canaryWaiters = [];
+      for (const wake of w) wake();
+      return;
+    }
+    if (this.pending.size >= this.opts.maxBatchPaths) this.overflow = true;
+    else this.pending.add(path);
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.flush(), this.opts.debounceMs);
+    this.maxWait ??= setTimeout(() => this.flush(), this.opts.maxWaitMs);
+  }
+
+  private flush(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    if (this.maxWait) clearTimeout(this.maxWait);
+    this.debounce = this.maxWait = null;
+    const batch = { paths: this.pending, overflow: this.overflow };
+    this.pending = new Set();
+    this.overflow = false;
+    if (batch.paths.size > 0 || batch.overflow) this.opts.onBatch(batch);
+  }
+
+  /** Touches the canary and waits for its event: false means the watcher has gone deaf. */
+  async isAlive(timeoutMs = 5000): Promise<boolean> {
+    if (!this.fsw) return false;
+    const seen = new Promise<boolean>((res) => {
+      const timer = setTimeout(() => res(false), timeoutMs);
+      this.canaryWaiters.push(() => {
+        clearTimeout(timer);
+        res(true);
+      });
+    });
+    await writeFile(this.canary, String(Date.now()));
+    return seen;
+  }
+
+  async close(): Promise<void> {
+    if (this.debounce) clearTimeout(this.debounce);
+    if (this.maxWait) clearTimeout(this.maxWait);
+    this.debounce = this.maxWait = null;
+    const fsw = this.fsw;
+    this.fsw = null;
+    for (const wake of this.canaryWaiters) wake();
+    this.canaryWaiters = [];
+    if (fsw) await fsw.close();
+  }
+}

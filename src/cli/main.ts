@@ -1,0 +1,58 @@
+// The deploy-witness command line: a thin shell over the commands.
+import { ConfigError } from '../config/config.js';
+import { VERSION } from '../version.js';
+import { UsageError, type CommandIO } from './io.js';
+import { verifyCommand } from './verify.js';
+
+const HELP = `Usage: deploy-witness <command> [options]
+
+Proves, on an AWS IoT Greengrass core, that a Things Graph deployment landed
+and is still intact.
+
+Commands:
+  verify    check the core once and print the verdict (exit 0 when VERIFIED)
+  run       keep watching and report every change (the Greengrass component)
+
+Run 'deploy-witness <command> --help' for a command's options.
+Version ${VERSION}.
+`;
+
+type Command = (argv: string[], io: CommandIO) => Promise<number>;
+
+async function loadCommand(name: string): Promise<Command | undefined> {
+  switch (name) {
+    case 'verify':
+      return verifyCommand;
+    case 'run':
+      return (await import('./run.js')).runCommand;
+    default:
+      return undefined;
+  }
+}
+
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const cmd = await loadCommand(name);
+  if (!cmd) {
+    io.stderr.write(`deploy-witness: unknown command '${name}'\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await cmd(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      io.stderr.write(`deploy-witness ${name}: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`deploy-witness ${name}: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return 2;
+  }
+}

@@ -1,0 +1,241 @@
+// The agent's configuration: defaults, then a file (or the Greengrass
+// component configuration), then flags. Keys are camelCase and the same as the
+// recipe's DefaultConfiguration. Values may arrive as strings (nucleus lite
+// returns every scalar from its config file as a string), so parsing coerces.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DEFAULT_ARCHIVE_LIMITS, DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS,
+  type ArchiveLimits, type LayoutConfig, type LogPatterns,
+} from './layout.js';
+import { LOG_LEVELS, type LogLevel } from '../log.js';
+
+export interface MqttConfig {
+  endpoint?: string;
+  port: number;
+  cert?: string;
+  key?: string;
+  ca?: string;
+  clientId?: string;
+}
+
+export interface Config {
+  root: string;
+  stateDir: string;
+  thingName?: string;
+  topicPrefix: string;
+  heartbeatCron: string;
+  rescanCron: string;
+  fullRehashCron: string;
+  /** Cap on hashing speed in MB/s so a full rehash never starves the device; 0 = no cap. */
+  hashRateLimitMBps: number;
+  hashConcurrency: number;
+  logLevel: LogLevel;
+  /** Most inotify watches the agent may use; past it, it falls back to scheduled scans. */
+  watchBudget: number;
+  /** Quiet time that closes a burst of file events into one re-verification. */
+  debounceMs: number;
+  /** Also report ERRORED to Greengrass while the deployment is not VERIFIED. */
+  erroredWhenUnverified: boolean;
+  mqtt: MqttConfig;
+  layout: LayoutConfig;
+  logPatterns: LogPatterns;
+  archiveLimits: ArchiveLimits;
+  health: { flowWindowMinutes: number; diskLowPercent: number };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_STATE_HOME;
+  return xdg && xdg.startsWith('/') ? join(xdg, 'deploy-witness') : join(homedir(), '.local', 'state', 'deploy-witness');
+}
+
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    root: '/',
+    stateDir: defaultStateDir(env),
+    topicPrefix: 'deploy-witness',
+    heartbeatCron: '*/5 * * * *',
+    rescanCron: '0 * * * *',
+    fullRehashCron: '30 3 * * *',
+    hashRateLimitMBps: 50,
+    hashConcurrency: 1,
+    logLevel: 'info',
+    watchBudget: 4096,
+    debounceMs: 200,
+    erroredWhenUnverified: false,
+    mqtt: { port: 8883 },
+    layout: { ...DEFAULT_LAYOUT },
+    logPatterns: { ...DEFAULT_LOG_PATTERNS },
+    archiveLimits: { ...DEFAULT_ARCHIVE_LIMITS },
+    health: { flowWindowMinutes: 15, diskLowPercent: 10 },
+  };
+}
+
+type Raw = Record<string, unknown>;
+const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function num(v: unknown, key: string, min: number, max: number): number {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
+    throw new ConfigError(`${key} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function int(v: unknown, key: string, min: number, max: number): number {
+  const n = num(v, key, min, max);
+  if (!Number.isInteger(n)) throw new ConfigError(`${key} must be a whole number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function bool(v: unknown, key: string): boolean {
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function text(v: unknown, key: string): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError(`${key} must be a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function strList(v: unknown, key: string): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${key} must be a list of strings`);
+  return v as string[];
+}
+
+function regex(v: unknown, key: string): string {
+  const s = text(v, key);
+  try {
+    new RegExp(s);
+  } catch (err) {
+    throw new ConfigError(`${key} is not a valid regular expression: ${(err as Error).message}`);
+  }
+  return s;
+}
+
+/** Root-relative layout paths must stay inside the root. */
+function relPath(v: unknown, key: string): string {
+  const s = text(v, key);
+  if (s.startsWith('/') || s.split('/').includes('..')) throw new ConfigError(`${key} must be a path relative to root without "..": ${s}`);
+  return s;
+}
+
+const KNOWN = new Set([
+  'root', 'stateDir', 'thingName', 'topicPrefix', 'heartbeatCron', 'rescanCron', 'fullRehashCron', 'hashRateLimitMBps',
+  'hashConcurrency', 'logLevel', 'watchBudget', 'debounceMs', 'erroredWhenUnverified', 'mqtt', 'layout', 'logPatterns',
+  'archiveLimits', 'health',
+  // Greengrass keeps these beside the component's own keys.
+  'accessControl',
+]);
+
+/** Applies a partial raw configuration (from a file, IPC or flags) over `base`. Throws ConfigError. */
+export function applyConfig(base: Config, raw: unknown, source: string): Config {
+  if (raw === undefined || raw === null) return base;
+  if (!isObj(raw)) throw new ConfigError(`${source}: configuration must be an object`);
+  const c: Config = structuredClone(base);
+  const unknown = Object.keys(raw).filter((k) => !KNOWN.has(k));
+  if (unknown.length > 0) throw new ConfigError(`${source}: unknown key(s) ${unknown.join(', ')}`);
+  const k = (key: string) => `${source}: ${key}`;
+  for (const [key, v] of Object.entries(raw)) {
+    if (v === undefined || v === null) continue;
+    switch (key) {
+      case 'root': c.root = text(v, k(key)); break;
+      case 'stateDir': c.stateDir = text(v, k(key)); break;
+      case 'thingName': c.thingName = text(v, k(key)); break;
+      case 'topicPrefix': {
+        const t = text(v, k(key));
+        if (/[#+]|^\/|\/$|^\$/.test(t)) throw new ConfigError(`${k(key)} must be a plain topic prefix (no wildcards, no leading $ or /)`);
+        c.topicPrefix = t;
+        break;
+      }
+      case 'heartbeatCron': c.heartbeatCron = text(v, k(key)); break;
+      case 'rescanCron': c.rescanCron = text(v, k(key)); break;
+      case 'fullRehashCron': c.fullRehashCron = text(v, k(key)); break;
+      case 'hashRateLimitMBps': c.hashRateLimitMBps = num(v, k(key), 0, 100_000); break;
+      case 'hashConcurrency': c.hashConcurrency = int(v, k(key), 1, 64); break;
+      case 'logLevel': {
+        const l = text(v, k(key));
+        if (!LOG_LEVELS.includes(l as LogLevel)) throw new ConfigError(`${k(key)} must be one of ${LOG_LEVELS.join(', ')}`);
+        c.logLevel = l as LogLevel;
+        break;
+      }
+      case 'watchBudget': c.watchBudget = int(v, k(key), 0, 10_000_000); break;
+      case 'debounceMs': c.debounceMs = int(v, k(key), 0, 60_000); break;
+      case 'erroredWhenUnverified': c.erroredWhenUnverified = bool(v, k(key)); break;
+      case 'mqtt': c.mqtt = applyMqtt(c.mqtt, v, k(key)); break;
+      case 'layout': c.layout = applyLayout(c.layout, v, k(key)); break;
+      case 'logPatterns': {
+        if (!isObj(v)) throw new ConfigError(`${k(key)} must be an object`);
+        for (const [pk, pv] of Object.entries(v)) {
+          if (!(pk in c.logPatterns)) throw new ConfigError(`${k(key)}: unknown pattern ${pk}`);
+          (c.logPatterns as unknown as Raw)[pk] = regex(pv, `${k(key)}.${pk}`);
+        }
+        break;
+      }
+      case 'archiveLimits': {
+        if (!isObj(v)) throw new ConfigError(`${k(key)} must be an object`);
+        for (const [ak, av] of Object.entries(v)) {
+          if (!(ak in c.archiveLimits)) throw new ConfigError(`${k(key)}: unknown limit ${ak}`);
+          (c.archiveLimits as unknown as Raw)[ak] = num(av, `${k(key)}.${ak}`, 1, Number.MAX_SAFE_INTEGER);
+        }
+        break;
+      }
+      case 'health': {
+        if (!isObj(v)) throw new ConfigError(`${k(key)} must be an object`);
+        for (const [hk, hv] of Object.entries(v)) {
+          if (hk === 'flowWindowMinutes') c.health.flowWindowMinutes = num(hv, `${k(key)}.${hk}`, 1, 100_000);
+          else if (hk === 'diskLowPercent') c.health.diskLowPercent = num(hv, `${k(key)}.${hk}`, 0, 100);
+          else throw new ConfigError(`${k(key)}: unknown key ${hk}`);
+        }
+        break;
+      }
+      default: break; // accessControl: the nucleus' business, not ours
+    }
+  }
+  return c;
+}
+
+function applyMqtt(base: MqttConfig, v: unknown, key: string): MqttConfig {
+  if (!isObj(v)) throw new ConfigError(`${key} must be an object`);
+  const m = { ...base };
+  for (const [mk, mv] of Object.entries(v)) {
+    if (mv === undefined || mv === null || mv === '') continue;
+    switch (mk) {
+      case 'port': m.port = int(mv, `${key}.port`, 1, 65535); break;
+      case 'endpoint': case 'cert': case 'key': case 'ca': case 'clientId':
+        m[mk] = text(mv, `${key}.${mk}`);
+        break;
+      default: throw new ConfigError(`${key}: unknown key ${mk}`);
+    }
+  }
+  return m;
+}
+
+function applyLayout(base: LayoutConfig, v: unknown, key: string): LayoutConfig {
+  if (!isObj(v)) throw new ConfigError(`${key} must be an object`);
+  const l = { ...base };
+  for (const [lk, lv] of Object.entries(v)) {
+    const kk = `${key}.${lk}`;
+    switch (lk) {
+      case 'flowSearchPaths': l.flowSearchPaths = strList(lv, kk).map((p) => relPath(p, kk)); break;
+      case 'runtimeVolatile': l.runtimeVolatile = strList(lv, kk); break;
+      case 'flowArchivePattern': case 'thingsGraphLogPattern': case 'runtimeLogPattern':
+        l[lk] = regex(lv, kk);
+        break;
+      case 'groupJson': case 'deploymentDir': case 'thingsGraphDir': case 'userLogDir': case 'systemLogDir':
+        l[lk] = relPath(lv, kk);
+        break;
+      default: throw new ConfigError(`${key}: unknown key ${lk}`);
+    }
+  }
+  return l;
+}

@@ -1,0 +1,82 @@
+// Finds what to observe: deployed units and flow resources. Listing only;
+// reading and hashing happen elsewhere.
+import { readdir, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LayoutConfig } from '../config/layout.js';
+
+/** POSIX join for root-relative paths (reports use / on every platform). */
+export function rel(...parts: string[]): string {
+  return parts.filter((p) => p.length > 0).join('/');
+}
+
+async function list(abs: string): Promise<{ name: string; dir: boolean; file: boolean }[]> {
+  try {
+    const ents = await readdir(abs, { withFileTypes: true });
+    return ents
+      .map((e) => ({ name: e.name, dir: e.isDirectory(), file: e.isFile() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch {
+    return []; // missing or unreadable: the verifier judges absence
+  }
+}
+
+/**
+ * The baseline units: group/ as one, each child of lambda/ and mlmodel/ (and
+ * of any other folder under the deployment folder) as one, loose files as
+ * their own, and the Things Graph engine/. One unit per deployed thing keeps
+ * the per-folder digests meaningful to a person reading a report.
+ */
+export async function deployedUnits(root: string, layout: LayoutConfig): Promise<string[]> {
+  const units: string[] = [];
+  const dep = layout.deploymentDir;
+  for (const e of await list(join(root, dep))) {
+    if (e.file) units.push(rel(dep, e.name));
+    else if (e.dir && e.name === 'group') units.push(rel(dep, e.name));
+    else if (e.dir) {
+      const kids = await list(join(root, dep, e.name));
+      if (kids.length === 0) units.push(rel(dep, e.name));
+      for (const k of kids) units.push(rel(dep, e.name, k.name));
+    }
+  }
+  units.push(rel(layout.thingsGraphDir, 'engine'));
+  return units;
+}
+
+export interface FlowPlaces {
+  /** Root-relative archive paths. */
+  archives: string[];
+  /** Root-relative folders named like a flow resource (flow-<name>). */
+  folders: string[];
+}
+
+const MAX_DEPTH = 6;
+
+/** Walks the search paths (bounded depth, no symlinks) for flow archives and folders. */
+export async function findFlowPlaces(root: string, layout: LayoutConfig): Promise<FlowPlaces> {
+  const archiveRe = new RegExp(layout.flowArchivePattern);
+  const folderRe = new RegExp(layout.flowArchivePattern.replace(/\\\.tar\\\.gz\$?$/, '$'));
+  const out: FlowPlaces = { archives: [], folders: [] };
+  const seen = new Set<string>();
+  const walk = async (relDir: string, depth: number): Promise<void> => {
+    if (seen.has(relDir) || depth > MAX_DEPTH) return;
+    seen.add(relDir);
+    for (const e of await list(join(root, relDir))) {
+      const p = rel(relDir, e.name);
+      if (e.file && archiveRe.test(e.name)) out.archives.push(p);
+      else if (e.dir) {
+        if (folderRe.test(e.name)) out.folders.push(p);
+        else await walk(p, depth + 1);
+      }
+    }
+  };
+  for (const s of layout.flowSearchPaths) {
+    try {
+      if ((await lstat(join(root, s))).isDirectory()) await walk(s, 0);
+    } catch {
+      /* a missing search path is fine */
+    }
+  }
+  out.archives.sort();
+  out.folders.sort();
+  return out;
+}

@@ -1,0 +1,135 @@
+// The report: the device's word, as one versioned JSON document (schema in
+// schema/report.schema.json). Pure: built from an observation and a verdict.
+import type { Observation } from '../observe/types.js';
+import type { Expectation } from './expectation.js';
+import type { Finding, FindingCode } from './findings.js';
+import type { Status, Verdict } from './verdict.js';
+
+export const REPORT_SCHEMA = 'deploy-witness/report';
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type BaselineState = 'created' | 'compared' | 'none';
+
+export interface Checks {
+  /** When files were last observed (any kind of pass). */
+  observedAt: string;
+  lastFullHashAt?: string;
+  lastRescanAt?: string;
+  lastEventAt?: string;
+  lastHeartbeatAt?: string;
+}
+
+export interface Report {
+  schema: typeof REPORT_SCHEMA;
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  agent: { name: 'deploy-witness'; version: string };
+  thing: string | null;
+  sequence: number | null;
+  requestId: string | null;
+  generatedAt: string;
+  status: Status;
+  expectation: {
+    sha256: string;
+    systemInstanceId: string;
+    greengrassGroupId: string;
+    greengrassGroupVersionId: string | null;
+    greengrassDeploymentId: string | null;
+    requestId: string | null;
+  } | null;
+  observed: {
+    coreThing: string | null;
+    groupArn: string | null;
+    groupId: string | null;
+    groupVersionId: string | null;
+    /** Best effort on a v1 core: null when no log line names one. */
+    deploymentId: string | null;
+    systemInstances: string[];
+    runtimeInitialized: boolean;
+    runtimeVersion: string | null;
+    archives: { name: string; path: string; sha256: string | null; size: number; entryCount: number }[];
+    units: { path: string; digest: string; files: number }[];
+    /** Set when the report was cut to fit a message and lists only some units. */
+    unitsTruncated?: boolean;
+    treeDigest: string;
+    baseline: { state: BaselineState; createdAt: string | null; treeDigest: string | null };
+    filesHashed: number;
+    bytesHashed: number;
+  };
+  counts: Partial<Record<FindingCode, number>>;
+  findings: Finding[];
+  findingsTruncated: boolean;
+  checks: Checks;
+  health?: unknown;
+}
+
+export interface ReportContext {
+  agentVersion: string;
+  thing?: string | null;
+  sequence?: number | null;
+  requestId?: string | null;
+  now: Date;
+  baseline: { state: BaselineState; createdAt: string | null; treeDigest: string | null };
+  checks?: Omit<Checks, 'observedAt'>;
+  health?: unknown;
+}
+
+export function countFindings(findings: Finding[]): Partial<Record<FindingCode, number>> {
+  const counts: Partial<Record<FindingCode, number>> = {};
+  for (const f of findings) counts[f.code] = (counts[f.code] ?? 0) + 1;
+  return counts;
+}
+
+export function buildReport(
+  obs: Observation,
+  verdict: Verdict,
+  expectation: Expectation | null,
+  ctx: ReportContext,
+): Report {
+  const def = obs.group.state === 'ok' ? obs.group.definition : undefined;
+  const report: Report = {
+    schema: REPORT_SCHEMA,
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    agent: { name: 'deploy-witness', version: ctx.agentVersion },
+    thing: ctx.thing ?? def?.coreThing ?? null,
+    sequence: ctx.sequence ?? null,
+    requestId: ctx.requestId ?? expectation?.requestId ?? null,
+    generatedAt: ctx.now.toISOString(),
+    status: verdict.status,
+    expectation: expectation
+      ? {
+          sha256: expectation.sha256,
+          systemInstanceId: expectation.systemInstanceId,
+          greengrassGroupId: expectation.greengrassGroupId,
+          greengrassGroupVersionId: expectation.greengrassGroupVersionId ?? null,
+          greengrassDeploymentId: expectation.greengrassDeploymentId ?? null,
+          requestId: expectation.requestId ?? null,
+        }
+      : null,
+    observed: {
+      coreThing: def?.coreThing ?? null,
+      groupArn: def?.arn ?? null,
+      groupId: def?.groupId ?? null,
+      groupVersionId: def?.groupVersionId ?? null,
+      deploymentId: obs.runtimeLog.deploymentId ?? null,
+      systemInstances: obs.thingsGraphLog.registered,
+      runtimeInitialized: obs.thingsGraphLog.initialized,
+      runtimeVersion: obs.thingsGraphLog.runtimeVersion ?? null,
+      archives: obs.flowResources.flatMap((r) =>
+        r.archive
+          ? [{ name: r.name, path: r.archive.path, sha256: r.archive.sha256, size: r.archive.size, entryCount: r.archive.entryCount }]
+          : [],
+      ),
+      units: obs.tree.units.map((u) => ({ path: u.path, digest: u.digest, files: Object.keys(u.files).length })),
+      treeDigest: obs.tree.treeDigest,
+      baseline: ctx.baseline,
+      filesHashed: obs.tree.filesHashed,
+      bytesHashed: obs.tree.bytesHashed,
+    },
+    counts: countFindings(verdict.findings),
+    findings: verdict.findings,
+    findingsTruncated: false,
+    checks: { observedAt: obs.observedAt, ...(ctx.checks ?? {}) },
+  };
+  if (ctx.health !== undefined) report.health = ctx.health;
+  return report;
+}

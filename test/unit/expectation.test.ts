@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { normalizeUrn, parseExpectation } from '../../src/verify/expectation.js';
+import { canonicalJson } from '../../src/verify/canonical.js';
+
+// Shaped exactly like `aws iotthingsgraph deploy-system-instance` output (seed document).
+const CLI_OUTPUT = `{
+    "summary": {
+        "id": "urn:tdm:us-east-1/123456789012/default:deployment:Door_V001",
+        "arn": "arn:aws:iotthingsgraph:us-east-1:123456789012:Deployment/default/Door_V001",
+        "status": "DEPLOYED_IN_TARGET",
+        "target": "GREENGRASS",
+        "greengrassGroupName": "DoorGroup",
+        "createdAt": 1574171690.0,
+        "updatedAt": "2019-11-19T13:54:50.000Z",
+        "greengrassGroupId": "g-111",
+        "greengrassGroupVersionId": "v-222"
+    },
+    "greengrassDeploymentId": "d-333"
+}`;
+
+test('takes the CLI output as is', () => {
+  const r = parseExpectation(CLI_OUTPUT);
+  assert.equal(r.ok, true);
+  if (!r.ok) return;
+  assert.equal(r.expectation.systemInstanceId, 'urn:tdm:us-east-1/123456789012/default:deployment:Door_V001');
+  assert.equal(r.expectation.greengrassGroupId, 'g-111');
+  assert.equal(r.expectation.greengrassGroupVersionId, 'v-222');
+  assert.equal(r.expectation.greengrassDeploymentId, 'd-333');
+  assert.equal(r.expectation.cloudStatus, 'DEPLOYED_IN_TARGET');
+  assert.deepEqual(r.expectation.resources, []);
+  assert.equal(r.expectation.requestId, undefined);
+});
+
+test('the expectation digest is SHA-256 of canonical JSON, independent of white space and key order', () => {
+  const a = parseExpectation(CLI_OUTPUT);
+  const b = parseExpectation(JSON.stringify(JSON.parse(CLI_OUTPUT)));
+  assert.ok(a.ok && b.ok);
+  if (!a.ok || !b.ok) return;
+  assert.equal(a.expectation.sha256, b.expectation.sha256);
+  // Hand-written canonical form of a small document.
+  assert.equal(canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 1, y: 2 } }), '{"a":[true,null,"x"],"b":1,"c":{"y":2,"z":1}}');
+  const expected = createHash('sha256').update(canonicalJson(JSON.parse(CLI_OUTPUT))).digest('hex');
+  assert.equal(a.expectation.sha256, expected);
+});
+
+test('takes the envelope with resources and a request ID', () => {
+  const sha = 'ab'.repeat(32);
+  const r = parseExpectation(JSON.stringify({
+    expectation: JSON.parse(CLI_OUTPUT), requestId: 'req-9', resources: [{ name: 'flow-Door.tar.gz', sha256: sha.toUpperCase() }],
+  }));
+  assert.equal(r.ok, true);
+  if (!r.ok) return;
+  assert.equal(r.expectation.requestId, 'req-9');
+  assert.deepEqual(r.expectation.resources, [{ name: 'flow-Door.tar.gz', sha256: sha }]);
+});
+
+test('URNs spelled with Deployment or deployment are one', () => {
+  const r = parseExpectation(CLI_OUTPUT.replace(':deployment:', ':Deployment:'));
+  assert.equal(r.ok, true);
+  assert.equal(normalizeUrn('urn:tdm:us-east-1/1/default:Deployment:X'), normalizeUrn('urn:tdm:us-east-1/1/default:deployment:X'));
+});
+
+test('bad input gives a clear reason', () => {
+  const cases: [string, RegExp][] = [
+    [CLI_OUTPUT.slice(0, 100), /not valid JSON/],
+    ['"just a string"', /must be a JSON object/],
+    ['{}', /no "summary"/],
+    [JSON.stringify({ summary: { greengrassGroupId: 'g' } }), /summary.id is missing/],
+    [JSON.stringify({ summary: { id: 'arn:nope', greengrassGroupId: 'g' } }), /not a system instance URN/],
+    [JSON.stringify({ summary: { id: 'urn:tdm:r/1/default:deployment:X' } }), /greengrassGroupId is missing/],
+    [CLI_OUTPUT.replace('"GREENGRASS"', '"CLOUD"'), /only GREENGRASS/],
+    [JSON.stringify({ expectation: JSON.parse(CLI_OUTPUT), resources: [{ name: 'f', sha256: 'xyz' }] }), /64 hex digits/],
+    [JSON.stringify({ expectation: JSON.parse(CLI_OUTPUT), resources: {} }), /must be an array/],
+    [JSON.stringify({ summary: { id: 5, greengrassGroupId: 'g' } }), /summary.id must be a string/],
+  ];
+  for (const [text, re] of cases) {
+    const r = parseExpectation(text);
+    assert.equal(r.ok, false, text);
+    if (!r.ok) assert.match(r.error, re);
+  }
+});
