@@ -15,7 +15,7 @@ import type { FileDigest, TreeObservation } from '../src/observe/types.js';
 
 const MIB = 1024 * 1024;
 const UNITS = 20;
-const TREE_VERSION = 1;
+const TREE_VERSION = 2;
 
 export interface BenchHashOptions {
   /** Where the tree lives; default <repo>/.bench/hash-<files>-<bytes>. */
@@ -52,7 +52,7 @@ function prng(seed: number): () => number {
 
 /**
  * A deployed-Lambda-like spread: 70% small (128 B-16 KiB: sources, configs),
- * 25% medium (16-512 KiB), 5% large (log-uniform, scaled to fill the total).
+ * 29% medium (16-512 KiB), 1% large (log-uniform 1-64 MiB, scaled to fill the total).
  */
 function fileSizes(n: number, total: number, poolBytes: number, rnd: () => number): number[] {
   const logUniform = (lo: number, hi: number) => Math.round(2 ** (Math.log2(lo) + rnd() * (Math.log2(hi) - Math.log2(lo))));
@@ -61,10 +61,10 @@ function fileSizes(n: number, total: number, poolBytes: number, rnd: () => numbe
   for (let i = 0; i < n; i++) {
     const r = rnd();
     if (r < 0.7) sizes.push(logUniform(128, 16 * 1024));
-    else if (r < 0.95) sizes.push(logUniform(16 * 1024, 512 * 1024));
+    else if (r < 0.99) sizes.push(logUniform(16 * 1024, 512 * 1024));
     else {
       large.push(i);
-      sizes.push(logUniform(256 * 1024, 32 * MIB));
+      sizes.push(logUniform(MIB, 64 * MIB));
     }
   }
   const isLarge = new Set(large);
@@ -187,6 +187,9 @@ export async function benchHash(opts: BenchHashOptions): Promise<Record<string, 
   const out: Record<string, number> = {};
 
   log(`hash bench: ${t.files.length} files, ${mb(t.totalBytes).toFixed(0)} MiB, ${cores} cores; warm cache (one warm-up pass first); MB = MiB`);
+  const small = t.sizes.filter((s) => s <= 16 * 1024).length;
+  const big = t.sizes.filter((s) => s > 512 * 1024).length;
+  log(`  sizes: ${small} files <= 16 KiB, ${big} files > 512 KiB, largest ${mb(Math.max(...t.sizes)).toFixed(1)} MiB`);
   const warm = await timeTree(t, { concurrency: cores });
   const expectDigest = warm.tree.treeDigest;
 

@@ -118,10 +118,11 @@ export async function writeFlowLog(root: string, scenario: FlowLogScenario, opts
   const MIN = 60_000;
   const tail = failing ? 251 : 260;
   // Executions at first, first + c, ... while not after `last`; returns the text and its last line's time.
+  let n = 0; // instance IDs go on across files
   const run = (first: number, last: number): { text: string; end: number } => {
     let text = '';
     let end = first;
-    for (let t = first, n = 0; t <= last; t += c, n++) {
+    for (let t = first; t <= last; t += c, n++) {
       text += executionLines(new Date(t), n, { timestamps, failing });
       end = t + tail;
     }

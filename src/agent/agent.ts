@@ -28,12 +28,13 @@ export type AgentState = 'starting' | 'watching' | 'degraded' | 'stopping' | 'st
 
 /** Local health (issue 5) plugs in here: a section for reports and findings for the verdict. */
 export interface HealthProvider {
-  evaluate(obs: Observation, now: Date, agent: { watcher: AgentState; spoolDepth?: number }): Promise<{
+  evaluate(obs: Observation, now: Date, agent: { watcher: string; spoolDepth?: number }): Promise<{
     section: unknown;
     findings: Finding[];
     /** When the verdict would change with nothing new logged (a flow window lapsing). */
     nextCheckAt?: Date;
   }>;
+  close?(): void;
 }
 
 export interface AgentDeps {
@@ -48,6 +49,8 @@ export interface AgentDeps {
   health?: HealthProvider;
   /** The kernel's watch limit; injectable so tests can lower it. */
   maxUserWatches?: () => Promise<number | null>;
+  /** Reports waiting to be sent (for the health section). */
+  spoolDepth?: () => number;
   /** Called when the agent cannot go on (repeated failures): the process should exit non-zero. */
   onFatal?: (err: Error) => void;
 }
@@ -98,6 +101,8 @@ export class Agent {
   private healthSection: unknown = undefined;
   private healthFindings: Finding[] = [];
   private healthTimer: NodeJS.Timeout | null = null;
+  /** Findings for the next report only (a rejected expectation). */
+  private oneShot: Finding[] = [];
   private abort = new AbortController();
 
   // Pending work, drained one piece at a time by run().
@@ -143,6 +148,15 @@ export class Agent {
     this.request({ report: { force: true, requestId } });
   }
 
+  /**
+   * An expectation arrived that cannot be used: answer with a report carrying
+   * EXPECTATION_INVALID (once), and go on judging against the previous one.
+   */
+  rejectExpectation(reason: string, requestId: string | null): void {
+    this.oneShot.push(finding('EXPECTATION_INVALID', `the expectation received cannot be used: ${reason}`));
+    this.request({ report: { force: true, requestId } });
+  }
+
   /** Publish the current report at once (a `report/get`, a reconnection). */
   requestReport(requestId: string | null = null): void {
     this.request({ report: { force: true, requestId } });
@@ -161,6 +175,7 @@ export class Agent {
     for (const t of this.tasks) await t.destroy();
     this.tasks = [];
     if (this.healthTimer) clearTimeout(this.healthTimer);
+    this.deps.health?.close?.();
     await this.watcher?.close();
     this.watcher = null;
     // Work in flight sees the abort; give it a moment, never hang on it.
@@ -345,7 +360,8 @@ export class Agent {
 
   private async evaluateHealth(): Promise<void> {
     if (!this.deps.health || !this.obs) return;
-    const h = await this.deps.health.evaluate(this.obs, this.now(), { watcher: this.state });
+    const spoolDepth = this.deps.spoolDepth?.();
+    const h = await this.deps.health.evaluate(this.obs, this.now(), { watcher: this.state, ...(spoolDepth !== undefined ? { spoolDepth } : {}) });
     this.healthSection = h.section;
     this.healthFindings = h.findings;
     if (this.healthTimer) clearTimeout(this.healthTimer);
@@ -361,7 +377,7 @@ export class Agent {
   private async judgeAndEmit(opts: { force: boolean; requestId: string | null }): Promise<void> {
     if (!this.obs) return;
     await this.evaluateHealth();
-    const extra = [...(this.watchFinding ? [this.watchFinding] : []), ...this.healthFindings];
+    const extra = [...(this.watchFinding ? [this.watchFinding] : []), ...this.healthFindings, ...this.oneShot.splice(0)];
     const verdict = judge({ observation: this.obs, baseline: this.baseline, expectation: this.expectation, extra });
     const fp = fingerprint(verdict);
     if (!opts.force && fp === this.lastFingerprint) return;

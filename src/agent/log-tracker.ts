@@ -29,7 +29,7 @@ function isCurrent(name: string, pattern: RegExp): boolean {
 }
 
 export class LogTracker {
-  private readonly tg = new ThingsGraphLogReducer();
+  private readonly tg = new ThingsGraphLogReducer({ timeline: true });
   private readonly rt = new RuntimeLogReducer();
   private readonly folders = new Map<string, LogFolder>();
   /** Bytes read from logs since start: the benchmark's "cost per change". */

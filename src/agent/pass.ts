@@ -2,6 +2,7 @@
 // for the observed group version, judge, and build the report. Shared by
 // `deploy-witness verify` and the running agent.
 import type { Config } from '../config/config.js';
+import type { HealthProvider } from './agent.js';
 import type { Hasher } from '../observe/hash.js';
 import { observe } from '../observe/observe.js';
 import type { FileDigest, Observation } from '../observe/types.js';
@@ -24,7 +25,8 @@ export interface PassInput {
   sequence?: number | null;
   requestId?: string | null;
   checks?: Omit<Checks, 'observedAt'>;
-  health?: unknown;
+  /** Local health: its findings join the verdict, its section the report. */
+  health?: HealthProvider;
 }
 
 export interface PassResult {
@@ -86,7 +88,8 @@ export async function verifyPass(input: PassInput): Promise<PassResult> {
 /** The second half of a pass, for callers that observed incrementally. */
 export async function judgeObservation(input: PassInput, observation: Observation, now: () => Date): Promise<PassResult> {
   const { baseline, state } = await resolveBaseline(input.config.stateDir, observation);
-  const verdict = judge({ observation, baseline, expectation: input.expectation });
+  const health = input.health ? await input.health.evaluate(observation, now(), { watcher: 'one pass' }) : undefined;
+  const verdict = judge({ observation, baseline, expectation: input.expectation, ...(health ? { extra: health.findings } : {}) });
   const report = buildReport(observation, verdict, input.expectation, {
     agentVersion: input.agentVersion,
     thing: input.thing ?? input.config.thingName ?? null,
@@ -95,7 +98,7 @@ export async function judgeObservation(input: PassInput, observation: Observatio
     now: now(),
     baseline: { state, createdAt: baseline?.createdAt ?? null, treeDigest: baseline?.treeDigest ?? null },
     ...(input.checks ? { checks: input.checks } : {}),
-    ...(input.health !== undefined ? { health: input.health } : {}),
+    ...(health ? { health: health.section } : {}),
   });
   return { observation, baseline, verdict, report };
 }

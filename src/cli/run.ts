@@ -1,14 +1,15 @@
 // `deploy-witness run`: the long-running agent (what the Greengrass recipe starts).
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent } from '../agent/agent.js';
-import { createLogger, type Logger } from '../log.js';
-import { createHasher } from '../observe/hash.js';
-import { JsonLinesSink, type ReportSink } from '../report/sink.js';
+import { Service } from '../agent/service.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { JsonLinesSink } from '../report/sink.js';
 import { VERSION } from '../version.js';
-import { COMMON_HELP, COMMON_OPTIONS, configFrom } from './options.js';
+import { COMMON_HELP, COMMON_OPTIONS } from './options.js';
 import { loadExpectation } from './verify.js';
 import { UsageError, type CommandIO } from './io.js';
-import { validateSchedules } from '../agent/agent.js';
+import { ConfigError } from '../config/config.js';
+import { healthProvider } from '../health/provider.js';
 
 export const RUN_HELP = `Usage: deploy-witness run [options]
 
@@ -17,18 +18,42 @@ re-verify what changed, scheduled rescans catch what events missed, a daily
 full rehash reads every byte (rate-capped), and a heartbeat says it is alive.
 Each change of verdict is reported; logs are JSON.
 
+Where reports go:
+  - Greengrass IPC when run as a component (AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT
+    and SVCUID set): topics ${'<prefix>/<thing>/...'} through the nucleus, configuration
+    from the component's configuration, applied live;
+  - direct MQTT 5 with mutual TLS when an endpoint is configured (--endpoint);
+  - otherwise JSON lines to stdout or --report-file.
+
 Options:
 ${COMMON_HELP}
-  --report-file FILE reports and heartbeats as JSON lines to FILE (- for stdout,
-                     the default; logs then go to stderr)
+  --report-file FILE JSON lines to FILE instead of stdout (local mode)
+  --endpoint HOST    AWS IoT Core (or broker) endpoint for direct MQTT 5
+  --port N           MQTT port (default 8883)
+  --cert FILE        client certificate (PEM)
+  --key FILE         client private key (PEM)
+  --ca FILE          CA certificate for the broker (default: system store)
+  --thing NAME       thing name for topics (default: AWS_IOT_THING_NAME, else the
+                     core thing in group.json); the client ID is <thing>-deploy-witness
 
 Stops cleanly on SIGTERM or SIGINT.
 `;
 
+const RUN_OPTIONS = {
+  ...COMMON_OPTIONS,
+  'report-file': { type: 'string' },
+  endpoint: { type: 'string' },
+  port: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  ca: { type: 'string' },
+  thing: { type: 'string' },
+} as const;
+
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   let values;
   try {
-    values = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, 'report-file': { type: 'string' } }, strict: true }).values;
+    values = parseArgs({ args: argv, options: RUN_OPTIONS, strict: true }).values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -36,82 +61,80 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     io.stdout.write(RUN_HELP);
     return 0;
   }
-  const config = await configFrom(values, io.env);
-  validateSchedulesOrUsage(config);
+  const flags: Record<string, unknown> = {};
+  if (values.root !== undefined) flags.root = resolve(values.root);
+  if (values.state !== undefined) flags.stateDir = resolve(values.state);
+  if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values['hash-rate'] !== undefined) flags.hashRateLimitMBps = values['hash-rate'];
+  if (values.thing !== undefined) flags.thingName = values.thing;
+  const mqtt: Record<string, unknown> = {};
+  if (values.endpoint !== undefined) mqtt.endpoint = values.endpoint;
+  if (values.port !== undefined) mqtt.port = values.port;
+  if (values.cert !== undefined) mqtt.cert = resolve(values.cert);
+  if (values.key !== undefined) mqtt.key = resolve(values.key);
+  if (values.ca !== undefined) mqtt.ca = resolve(values.ca);
+  if (Object.keys(mqtt).length > 0) flags.mqtt = mqtt;
+
   const expectation = await loadExpectation(values.expect);
-  const reportFile = values['report-file'] ?? '-';
-  const logger = createLogger({ level: config.logLevel, stream: reportFile === '-' ? 'stderr' : 'stdout' });
-  const sink: ReportSink = reportFile === '-' ? new JsonLinesSink({ stream: io.stdout }) : new JsonLinesSink({ file: reportFile });
-  return runAgent({ config, expectation, sink, logger });
+  const reportFile = values['report-file'];
+  // When reports go to stdout, logs go to stderr so the two never mix.
+  const reportsOnStdout = reportFile === undefined || reportFile === '-';
+  const logger = createLogger({ level: (flags.logLevel as LogLevel | undefined) ?? 'info', stream: reportsOnStdout ? 'stderr' : 'stdout' });
+  const service = new Service({
+    env: io.env,
+    flags,
+    ...(values.config ? { configFile: values.config } : {}),
+    expectation,
+    localSink: () => (reportsOnStdout ? new JsonLinesSink({ stream: io.stdout }) : new JsonLinesSink({ file: resolve(reportFile) })),
+    logger,
+    agentVersion: VERSION,
+    health: healthProvider,
+  });
+  return runUntilStopped(service, logger);
 }
 
-function validateSchedulesOrUsage(config: Parameters<typeof validateSchedules>[0]): void {
-  try {
-    validateSchedules(config);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-/** Runs until a signal or a fatal error; resolves with the exit code. */
-export async function runAgent(opts: {
-  config: Parameters<typeof validateSchedules>[0];
-  expectation: Awaited<ReturnType<typeof loadExpectation>>;
-  sink: ReportSink;
-  logger: Logger;
-}): Promise<number> {
-  const { config, logger, sink } = opts;
-  const hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
-  let fatal: Error | null = null;
+/** Runs the service until a signal or a fatal error; resolves with the exit code. */
+async function runUntilStopped(service: Service, logger: ReturnType<typeof createLogger>): Promise<number> {
   let finish!: (code: number) => void;
   const done = new Promise<number>((res) => (finish = res));
-  const agent = new Agent({
-    config,
-    logger,
-    sink,
-    hasher,
-    agentVersion: VERSION,
-    expectation: opts.expectation,
-    onFatal: (err) => {
-      fatal = err;
-      logger.error('agent cannot go on; exiting so the nucleus restarts it', { error: err.message });
-      void shutdown('fatal');
-    },
-  });
+  let exitCode = 0;
   let stopping = false;
-  const shutdown = async (why: string) => {
+  const shutdown = async (why: string, code: number) => {
+    exitCode = Math.max(exitCode, code);
     if (stopping) return;
     stopping = true;
     logger.info('stopping', { reason: why });
     // Never hang on the way out: the nucleus expects us gone promptly.
-    const deadline = setTimeout(() => finish(fatal ? 1 : 0), 1800);
+    const deadline = setTimeout(() => finish(exitCode), 1800);
     deadline.unref();
     try {
-      await agent.stop();
-      await hasher.close();
-      await sink.close();
+      await service.stop();
     } catch (err) {
       logger.error('error while stopping', { error: (err as Error).message });
     }
     clearTimeout(deadline);
-    finish(fatal ? 1 : 0);
+    finish(exitCode);
   };
-  const onSignal = (sig: NodeJS.Signals) => void shutdown(sig);
+  const onSignal = (sig: NodeJS.Signals) => void shutdown(sig, 0);
+  const onCrash = (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    logger.error('unexpected error', { error: e.message, stack: e.stack });
+    void shutdown('unexpected error', 1);
+  };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  const onCrash = (err: unknown) => {
-    fatal = err instanceof Error ? err : new Error(String(err));
-    logger.error('unexpected error', { error: fatal.message, stack: fatal.stack });
-    void shutdown('unexpected error');
-  };
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
   try {
-    await agent.start();
+    await service.start();
   } catch (err) {
-    logger.error('agent could not start', { error: (err as Error).message, stack: (err as Error).stack });
-    fatal = err as Error;
-    await shutdown('start failed');
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      logger.error('cannot start', { error: (err as Error).message });
+      process.stderr.write(`deploy-witness run: ${(err as Error).message}\n`);
+      void shutdown('bad configuration', 2);
+    } else {
+      onCrash(err);
+    }
   }
   const code = await done;
   process.off('SIGTERM', onSignal);

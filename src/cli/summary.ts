@@ -1,5 +1,10 @@
 // The readable form of a report, for people at a terminal. Pure.
+import type { HealthSection } from '../health/health.js';
 import type { Report } from '../verify/report.js';
+
+function isHealth(h: unknown): h is HealthSection {
+  return typeof h === 'object' && h !== null && 'flow' in h && 'disks' in h && 'mem' in h;
+}
 
 const short = (h: string | null | undefined, n = 12) => (h ? (h.length > n ? `${h.slice(0, n)}…` : h) : '-');
 
@@ -22,10 +27,12 @@ export function formatSummary(r: Report): string {
   } else {
     row('expected', 'no expectation given (integrity and runtime only)');
   }
-  if (r.health && typeof r.health === 'object') {
-    for (const [k, v] of Object.entries(r.health as Record<string, unknown>)) {
-      if (v !== null && typeof v !== 'object') row(`health.${k}`, String(v));
-    }
+  if (isHealth(r.health)) {
+    const h = r.health;
+    const f = h.flow;
+    row('flow', `${f.state}${f.last ? `, last run ${f.last}` : ''}, ${f.runs} runs and ${f.fails} failures in the last ${f.winS} s${f.bounds ? ' (times are file mtimes)' : ''}`);
+    for (const d of h.disks) row('disk', `${d.path}: ${d.freePct}% free (${d.freeMB} of ${d.totalMB} MB)`);
+    row('core', `memory ${h.mem.availMB} of ${h.mem.totalMB} MB available, load ${h.load.join(' ')}, up ${h.upS} s`);
   }
   if (r.findings.length > 0) {
     lines.push('', `Findings (${r.findings.length}):`);

@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom } from './options.js';
 import { progressLine } from './progress.js';
 import { formatSummary } from './summary.js';
+import { healthProvider } from '../health/provider.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const VERIFY_HELP = `Usage: deploy-witness verify [options]
@@ -51,6 +52,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const expectation = await loadExpectation(values.expect);
   const hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
   const progress = progressLine(io.stderr);
+  const health = healthProvider(config);
   try {
     const { report } = await verifyPass({
       config,
@@ -58,11 +60,13 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       expectation,
       agentVersion: VERSION,
       onProgress: (p) => progress.update(p),
+      health,
     });
     progress.done();
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report));
     return report.status === 'VERIFIED' ? 0 : 1;
   } finally {
+    health.close();
     await hasher.close();
   }
 }

@@ -67,7 +67,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hashRateLimitMBps: 50,
     hashConcurrency: 1,
     logLevel: 'info',
-    watchBudget: 4096,
+    watchBudget: 16384,
     debounceMs: 200,
     erroredWhenUnverified: false,
     mqtt: { port: 8883 },

@@ -122,7 +122,8 @@ export function assessFlow(tg: ThingsGraphLogObservation, now: Date, opts: FlowH
   if (lastExec !== undefined) health.lastExecutionAt = new Date(lastExec).toISOString();
   // All kept times inside the window: older ones, dropped by the reader, may be too.
   const capped = (times: number[]): boolean => times.length >= MAX_TIMELINE && times.every(inWindow);
-  health.countsCapped = capped(startTimes) || capped(failures.map((f) => f.at));
+  const failuresCapped = capped(failures.map((f) => f.at));
+  health.countsCapped = capped(startTimes) || failuresCapped;
 
   const findings: Finding[] = [];
   const changes: number[] = [];
@@ -183,13 +184,13 @@ export function assessFlow(tg: ThingsGraphLogObservation, now: Date, opts: FlowH
 
   if (recentFailures.length > 0) {
     const newest = [...recentFailures].sort((a, b) => a.at - b.at).slice(-FAILURE_LINES_QUOTED);
-    const more = health.countsCapped ? ' or more' : '';
+    const more = failuresCapped ? ' or more' : '';
     findings.push(
       finding('FLOW_ERRORS', `${recentFailures.length}${more} flow failure(s) in the last ${formatDuration(windowMs)}`, {
         ...at,
         actual: {
           failures: recentFailures.length,
-          countsCapped: health.countsCapped,
+          countsCapped: failuresCapped,
           windowMs,
           timesAreBounds: t.timesAreBounds,
           newest: newest.map((f) => ({ at: new Date(f.at).toISOString(), text: f.text })),

@@ -114,7 +114,7 @@ export async function observe(opts: ObserveOptions): Promise<Observation> {
   const { thingsGraphLog, runtimeLog } = opts.logs
     ? opts.logs()
     : {
-        thingsGraphLog: await readThingsGraphLog(root, layout, compilePatterns(opts.logPatterns), { findings: logFindings }),
+        thingsGraphLog: await readThingsGraphLog(root, layout, compilePatterns(opts.logPatterns), { findings: logFindings, timeline: true }),
         runtimeLog: await readRuntimeLog(root, layout, compilePatterns(opts.logPatterns), { findings: logFindings }),
       };
 

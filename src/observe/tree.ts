@@ -2,6 +2,7 @@
 // Symlinks are recorded, never followed. Names are handled as raw bytes for
 // I/O (a name need not be valid UTF-8); keys are their UTF-8 decoding.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { lstat as lstatCb, type Dirent, type Stats } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import { filePath, treeDigest, unitDigest } from '../verify/digest.js';
@@ -122,18 +123,30 @@ class TreeWalk {
   private totalFiles: number | undefined;
   private readonly pool: TaskPool;
   private readonly root: Buffer;
+  /** Follows opts.signal. Each queued hash listens on it, as many as the pool holds. */
+  private readonly jobSignal: AbortSignal | undefined;
+  private readonly unlink: () => void = () => {};
 
   constructor(
     root: string,
     private readonly opts: HashTreeOptions,
   ) {
     this.root = Buffer.from(root);
+    const outer = opts.signal;
+    if (outer) {
+      const ctl = new AbortController();
+      setMaxListeners(0, ctl.signal);
+      const forward = () => ctl.abort(outer.reason);
+      outer.addEventListener('abort', forward, { once: true });
+      this.unlink = () => outer.removeEventListener('abort', forward);
+      this.jobSignal = ctl.signal;
+    }
     // Open files stay bounded by the hasher; the pool only bounds stats and queued jobs.
     this.pool = new TaskPool(Math.max(256, opts.hasher.concurrency * 64));
   }
 
   async unit(unitPath: string): Promise<Unit> {
-    const unit: Unit = { path: unitPath, files: Object.create(null) as Record<string, FileDigest> };
+    const unit: Unit = { path: unitPath, files: {} };
     const abs = unitPath === '' ? this.root : Buffer.concat([this.root, SLASH, Buffer.from(unitPath)]);
     let st: Stats;
     try {
@@ -157,6 +170,10 @@ class TreeWalk {
 
   async abandon(): Promise<void> {
     await this.pool.settle();
+  }
+
+  release(): void {
+    this.unlink();
   }
 
   private async walk(unit: Unit, unitAbs: Buffer): Promise<void> {
@@ -227,7 +244,7 @@ class TreeWalk {
     }
     let r: FileHash;
     try {
-      r = await this.opts.hasher.hash(abs, this.opts.signal ? { signal: this.opts.signal } : {});
+      r = await this.opts.hasher.hash(abs, this.jobSignal ? { signal: this.jobSignal } : {});
     } catch (err) {
       if (!(err instanceof HashError)) throw err;
       if (err.vanished) return; // gone since listing: the baseline comparison calls it missing
@@ -260,7 +277,13 @@ class TreeWalk {
       // Two names that are not valid UTF-8 can decode to one key.
       this.findings.push(finding('FILE_UNREADABLE', 'file name collides with another once decoded as UTF-8', { path: rel }));
     } else {
-      unit.files[key] = { sha256: d.sha256, size: d.size, mode: d.mode, mtimeMs: d.mtimeMs, ctimeMs: d.ctimeMs, ino: d.ino };
+      // defineProperty, not assignment: a file named "__proto__" must become a key, not a prototype.
+      Object.defineProperty(unit.files, key, {
+        value: { sha256: d.sha256, size: d.size, mode: d.mode, mtimeMs: d.mtimeMs, ctimeMs: d.ctimeMs, ino: d.ino },
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     this.done++;
     if (this.done % PROGRESS_EVERY === 0) this.progress(false);
@@ -310,6 +333,8 @@ export async function hashTree(
   } catch (err) {
     await walk.abandon();
     throw err;
+  } finally {
+    walk.release();
   }
   const digests: UnitDigest[] = units.map((u) => ({ path: u.path, digest: unitDigest(u.files), files: u.files }));
   return {

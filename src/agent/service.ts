@@ -1,0 +1,312 @@
+// The agent as a service: picks the transport (Greengrass IPC when the nucleus
+// set us up, direct MQTT 5 when an endpoint is configured, JSON lines
+// otherwise), reads configuration (component configuration < file < flags),
+// keeps the expectation across restarts, answers the cloud's requests, tells
+// the nucleus its state, and restarts the agent in-process when the
+// component configuration changes.
+import { access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
+import { applyConfig, ConfigError, defaultConfig, type Config } from '../config/config.js';
+import { readConfigFile } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { createHasher, type Hasher } from '../observe/hash.js';
+import { readGroup } from '../observe/observe.js';
+import { IpcTransport, ipcAvailable } from '../report/ipc.js';
+import { defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
+import { Outbox } from '../report/outbox.js';
+import { classifyInbound, offlineHeartbeat, topicsFor, type Topics } from '../report/protocol.js';
+import { ProtocolSink } from '../report/protocol-sink.js';
+import type { ReportSink } from '../report/sink.js';
+import { openSpool } from '../report/spool.js';
+import type { Transport } from '../report/transport.js';
+import { loadStoredExpectation, saveExpectation } from '../state/expectation-store.js';
+import { acquireLock, type Lock } from '../state/lock.js';
+import { parseExpectation, type Expectation } from '../verify/expectation.js';
+import type { Report } from '../verify/report.js';
+import { Agent, validateSchedules, type HealthProvider } from './agent.js';
+
+export type Mode = 'ipc' | 'mqtt' | 'local';
+
+export interface ServiceOptions {
+  env: NodeJS.ProcessEnv;
+  /** Flags as raw configuration keys (they win over everything). */
+  flags: Record<string, unknown>;
+  configFile?: string;
+  /** From --expect: wins over a stored expectation. */
+  expectation: Expectation | null;
+  /** For local mode: where JSON lines go. */
+  localSink: () => ReportSink;
+  logger: Logger;
+  agentVersion: string;
+  health?: (config: Config) => HealthProvider;
+  componentName?: string;
+}
+
+export function chooseMode(env: NodeJS.ProcessEnv, config: Config): Mode {
+  if (ipcAvailable(env)) return 'ipc';
+  if (config.mqtt.endpoint) return 'mqtt';
+  return 'local';
+}
+
+/** defaults < component configuration < --config file < flags. */
+export async function buildConfig(opts: { env: NodeJS.ProcessEnv; component?: unknown; configFile?: string; flags: Record<string, unknown> }): Promise<Config> {
+  let c = defaultConfig(opts.env);
+  if (opts.component !== undefined) c = applyConfig(c, opts.component, 'component configuration');
+  if (opts.configFile) c = applyConfig(c, await readConfigFile(opts.configFile), opts.configFile);
+  c = applyConfig(c, opts.flags, 'flags');
+  validateSchedules(c);
+  return c;
+}
+
+async function rootUsable(root: string): Promise<string | null> {
+  try {
+    await access(root, constants.R_OK | constants.X_OK);
+    return null;
+  } catch (err) {
+    return `root ${root} is not readable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+}
+
+async function thingFor(mode: Mode, env: NodeJS.ProcessEnv, config: Config): Promise<string | null> {
+  if (config.thingName) return config.thingName;
+  if (mode === 'ipc' && env.AWS_IOT_THING_NAME) return env.AWS_IOT_THING_NAME;
+  // A v1-only core: the agent speaks for the core thing group.json names.
+  const g = await readGroup(config.root, config.layout);
+  return g.state === 'ok' ? (g.definition.coreThing ?? null) : null;
+}
+
+/**
+ * Runs until stopped. Resolves the `stop` function once the first report is
+ * out (or the service is waiting, ERRORED, for a configuration it can use).
+ */
+export class Service {
+  private agent: Agent | null = null;
+  private hasher: Hasher | null = null;
+  private transport: Transport | null = null;
+  private ipc: IpcTransport | null = null;
+  private outbox: Outbox | null = null;
+  private sink: ReportSink | null = null;
+  private topics: Topics | null = null;
+  private config: Config | null = null;
+  private lock: Lock | null = null;
+  private lastState: 'RUNNING' | 'ERRORED' | null = null;
+  private restarting: Promise<void> | null = null;
+  private configTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  mode: Mode = 'local';
+
+  constructor(private readonly opts: ServiceOptions) {}
+
+  get currentConfig(): Config | null {
+    return this.config;
+  }
+
+  get currentAgent(): Agent | null {
+    return this.agent;
+  }
+
+  async start(): Promise<void> {
+    const { env, logger } = this.opts;
+    if (ipcAvailable(env)) {
+      this.mode = 'ipc';
+      const ipc = new IpcTransport({ logger, ...(this.opts.componentName ? { componentName: this.opts.componentName } : {}) });
+      this.ipc = ipc;
+      this.transport = ipc;
+      await ipc.start(this.handlers());
+      await ipc.onConfigurationUpdate(() => this.onConfigurationChanged());
+    }
+    await this.startAgent();
+  }
+
+  private handlers() {
+    return {
+      onMessage: (topic: string, payload: Buffer) => void this.onMessage(topic, payload),
+      onConnected: () => {
+        this.outbox?.transportConnected();
+        // After every reconnection the agent can see, the report goes out again.
+        this.agent?.requestReport(null);
+      },
+      onDisconnected: (reason?: Error) => this.opts.logger.warn('transport disconnected', { reason: reason?.message }),
+    };
+  }
+
+  private async componentConfiguration(): Promise<unknown> {
+    if (!this.ipc) return undefined;
+    return this.ipc.getConfiguration([]);
+  }
+
+  private async setState(state: 'RUNNING' | 'ERRORED'): Promise<void> {
+    if (!this.ipc || state === this.lastState) return;
+    try {
+      await this.ipc.updateState(state);
+      this.lastState = state;
+    } catch (err) {
+      this.opts.logger.warn('UpdateState failed', { state, error: (err as Error).message });
+    }
+  }
+
+  /** The agent cannot work: say so to the nucleus, and wait (IPC) for a configuration that works. */
+  private async cannotWork(why: string): Promise<void> {
+    this.opts.logger.error('the agent cannot work', { reason: why });
+    await this.setState('ERRORED');
+    if (!this.ipc) throw new ConfigError(why);
+  }
+
+  private async startAgent(): Promise<void> {
+    const { env, logger } = this.opts;
+    let config: Config;
+    try {
+      config = await buildConfig({
+        env,
+        component: await this.componentConfiguration(),
+        ...(this.opts.configFile ? { configFile: this.opts.configFile } : {}),
+        flags: this.opts.flags,
+      });
+    } catch (err) {
+      return this.cannotWork((err as Error).message);
+    }
+    logger.level = config.logLevel;
+    const unusable = await rootUsable(config.root);
+    if (unusable) return this.cannotWork(unusable);
+    if (this.mode !== 'ipc') this.mode = chooseMode(env, config);
+    this.config = config;
+
+    // verify and a running agent share the state folder; two agents must not.
+    this.lock ??= await acquireLock(join(config.stateDir, 'agent.lock'), { waitMs: 0 }).catch((err: Error) => {
+      throw new ConfigError(`another agent is running on state folder ${config.stateDir}: ${err.message}`);
+    });
+
+    let sink: ReportSink;
+    if (this.mode === 'local') {
+      sink = this.opts.localSink();
+    } else {
+      const thing = await thingFor(this.mode, env, config);
+      if (!thing) {
+        return this.cannotWork('no thing name: set thingName (or --thing), or deploy a group.json that names its core thing');
+      }
+      config = { ...config, thingName: thing };
+      this.config = config;
+      this.topics = topicsFor(config.topicPrefix, thing);
+      if (this.mode === 'mqtt' && !this.transport) {
+        const m = config.mqtt;
+        if (!m.cert || !m.key) return this.cannotWork('direct MQTT needs mqtt.cert and mqtt.key (--cert, --key)');
+        const will = { topic: this.topics.heartbeat, payload: JSON.stringify(offlineHeartbeat(thing)), qos: 1 as const, retain: true, kind: 'heartbeat' as const };
+        this.transport = new Mqtt5Transport({
+          endpoint: m.endpoint!, port: m.port, certPath: m.cert, keyPath: m.key, ...(m.ca ? { caPath: m.ca } : {}),
+          clientId: m.clientId ?? defaultClientId(thing), will, logger,
+        });
+      }
+      if (!this.outbox) {
+        const spool = await openSpool(join(config.stateDir, 'spool'), { logger });
+        this.outbox = new Outbox({ spool, transport: this.transport!, logger });
+      }
+      sink = new ProtocolSink(this.outbox, this.topics, (r) => void this.onReport(r));
+    }
+    this.sink = sink;
+
+    const stored = this.opts.expectation ?? (await loadStoredExpectation(config.stateDir));
+    this.hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
+    const agent = new Agent({
+      config, logger, sink, hasher: this.hasher, agentVersion: this.opts.agentVersion, expectation: stored,
+      thing: config.thingName ?? null,
+      spoolDepth: () => this.outbox?.depth ?? 0,
+      ...(this.opts.health ? { health: this.opts.health(config) } : {}),
+      onFatal: (err) => this.opts.logger.error('agent failed repeatedly', { error: err.message }),
+    });
+    this.agent = agent;
+    await agent.start();
+
+    if (this.transport && this.topics) {
+      if (this.mode === 'mqtt' && !this.transportStarted) {
+        this.transportStarted = true;
+        await this.transport.start(this.handlers());
+      }
+      for (const t of [this.topics.expected, this.topics.reportGet]) {
+        if (this.subscribed.has(t)) continue;
+        await this.transport.subscribe(t);
+        this.subscribed.add(t);
+      }
+      this.outbox!.start();
+    }
+    await this.setState(config.erroredWhenUnverified && agent.report?.status !== 'VERIFIED' ? 'ERRORED' : 'RUNNING');
+  }
+
+  private transportStarted = false;
+  private readonly subscribed = new Set<string>();
+
+  private async onReport(r: Report): Promise<void> {
+    if (!this.config) return;
+    // Optionally, fleet status shows a device whose deployment is not verified as unhealthy.
+    if (this.config.erroredWhenUnverified) await this.setState(r.status === 'VERIFIED' ? 'RUNNING' : 'ERRORED');
+  }
+
+  private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    if (!this.topics || !this.agent || !this.config) return;
+    const msg = classifyInbound(topic, payload, this.topics);
+    if (msg.kind === 'get') {
+      this.agent.requestReport(msg.requestId);
+    } else if (msg.kind === 'expected') {
+      const parsed = parseExpectation(msg.text);
+      if (!parsed.ok) {
+        this.opts.logger.warn('expectation rejected', { topic, error: parsed.error });
+        this.agent.rejectExpectation(parsed.error, requestIdOf(msg.text));
+        return;
+      }
+      try {
+        await saveExpectation(this.config.stateDir, msg.text);
+      } catch (err) {
+        this.opts.logger.error('could not store the expectation', { error: (err as Error).message });
+      }
+      this.agent.setExpectation(parsed.expectation, parsed.expectation.requestId ?? null);
+    }
+  }
+
+  /** Component configuration changed: re-read it and restart the agent with it (debounced). */
+  private onConfigurationChanged(): void {
+    if (this.stopped) return;
+    if (this.configTimer) clearTimeout(this.configTimer);
+    this.configTimer = setTimeout(() => {
+      this.configTimer = null;
+      this.restarting ??= this.restart().finally(() => (this.restarting = null));
+    }, 500);
+  }
+
+  private async restart(): Promise<void> {
+    this.opts.logger.info('component configuration changed; applying it');
+    await this.stopAgent();
+    if (this.stopped) return;
+    try {
+      await this.startAgent();
+    } catch (err) {
+      await this.cannotWork((err as Error).message).catch(() => {});
+    }
+  }
+
+  private async stopAgent(): Promise<void> {
+    await this.agent?.stop();
+    this.agent = null;
+    await this.hasher?.close();
+    this.hasher = null;
+    if (this.mode === 'local') await this.sink?.close();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.configTimer) clearTimeout(this.configTimer);
+    await this.restarting;
+    await this.stopAgent();
+    await this.outbox?.stop();
+    await this.transport?.stop();
+    await this.lock?.release();
+    this.lock = null;
+  }
+}
+
+function requestIdOf(text: string): string | null {
+  try {
+    const v = JSON.parse(text) as { requestId?: unknown };
+    return typeof v?.requestId === 'string' ? v.requestId.slice(0, 256) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,36 @@
+// The cloud protocol as a ReportSink: each report becomes its messages (the
+// report, numbered parts when findings do not fit, the shadow summary), each
+// heartbeat one message, all through the durable outbox, in order.
+import type { Report } from '../verify/report.js';
+import type { Outbox } from './outbox.js';
+import { reportMessages, type Heartbeat, type Topics } from './protocol.js';
+import type { ReportSink } from './sink.js';
+
+export class ProtocolSink implements ReportSink {
+  readonly name = 'mqtt';
+
+  constructor(
+    private readonly outbox: Outbox,
+    private topics: Topics,
+    private readonly onReport?: (r: Report) => void,
+  ) {}
+
+  /** A changed topic prefix applies from the next message on. */
+  setTopics(t: Topics): void {
+    this.topics = t;
+  }
+
+  async report(report: Report): Promise<void> {
+    // Spooled (and fsynced) before this resolves; sending happens in the background.
+    for (const m of reportMessages(report, this.topics)) await this.outbox.enqueue(m);
+    this.onReport?.(report);
+  }
+
+  async heartbeat(beat: Heartbeat): Promise<void> {
+    await this.outbox.enqueue({ topic: this.topics.heartbeat, payload: JSON.stringify(beat), qos: 1, retain: false, kind: 'heartbeat' });
+  }
+
+  async close(): Promise<void> {
+    await this.outbox.stop();
+  }
+}

@@ -1,0 +1,24 @@
+// The newest expectation received, kept across restarts so the agent goes on
+// judging against it. Stored as received; parsed again when loaded.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseExpectation, type Expectation } from '../verify/expectation.js';
+import { writeFileAtomic } from './atomic.js';
+
+const file = (stateDir: string) => join(stateDir, 'expectation.json');
+
+export async function saveExpectation(stateDir: string, text: string): Promise<void> {
+  await writeFileAtomic(file(stateDir), text);
+}
+
+/** The stored expectation, or null when none (or a damaged one) is stored. */
+export async function loadStoredExpectation(stateDir: string): Promise<Expectation | null> {
+  let text: string;
+  try {
+    text = await readFile(file(stateDir), 'utf8');
+  } catch {
+    return null;
+  }
+  const r = parseExpectation(text);
+  return r.ok ? r.expectation : null;
+}

@@ -1,0 +1,497 @@
+// The live agent in-process, on a simulated core: real files, real chokidar,
+// real hashing. Each test waits for reports through the sink (event-driven,
+// generous timeouts); nothing asserts on elapsed time.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, truncate, unlink, writeFile, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, type AgentDeps } from '../../src/agent/agent.js';
+import { applyConfig, defaultConfig, type Config } from '../../src/config/config.js';
+import { silentLogger } from '../../src/log.js';
+import { createHasher } from '../../src/observe/hash.js';
+import type { Heartbeat } from '../../src/report/protocol.js';
+import type { ReportSink } from '../../src/report/sink.js';
+import { parseExpectation } from '../../src/verify/expectation.js';
+import type { FindingCode } from '../../src/verify/findings.js';
+import type { Report } from '../../src/verify/report.js';
+import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
+
+const WAIT_MS = 30_000;
+
+/** Collects what the agent hands over; waits are woken by arrivals, not by polling. */
+class CollectingSink implements ReportSink {
+  readonly name = 'collect';
+  readonly reports: Report[] = [];
+  readonly heartbeats: Heartbeat[] = [];
+  private waiters: { from: number; pred: (r: Report) => boolean; res: (r: Report) => void }[] = [];
+
+  async report(r: Report): Promise<void> {
+    this.reports.push(r);
+    const i = this.reports.length - 1;
+    this.waiters = this.waiters.filter((w) => {
+      if (i < w.from || !w.pred(r)) return true;
+      w.res(r);
+      return false;
+    });
+  }
+
+  async heartbeat(b: Heartbeat): Promise<void> {
+    this.heartbeats.push(b);
+  }
+
+  async close(): Promise<void> {}
+
+  get last(): Report | undefined {
+    return this.reports[this.reports.length - 1];
+  }
+
+  /** The first report from index `from` on that satisfies `pred`. */
+  waitFor(pred: (r: Report) => boolean, what: string, from = this.reports.length): Promise<Report> {
+    const seen = this.reports.slice(from).find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((res, rej) => {
+      const timer = setTimeout(() => {
+        const l = this.last;
+        rej(new Error(`no report with ${what} within ${WAIT_MS} ms; last: ${l?.status} ${JSON.stringify(l?.findings.map((f) => [f.code, f.path]))}`));
+      }, WAIT_MS);
+      this.waiters.push({ from, pred, res: (r) => (clearTimeout(timer), res(r)) });
+    });
+  }
+}
+
+const has = (r: Report, code: FindingCode, path?: string) => r.findings.some((f) => f.code === code && (path === undefined || f.path === path));
+const codes = (r: Report) => [...new Set(r.findings.map((f) => f.code))].sort();
+const verified = (r: Report) => r.status === 'VERIFIED' && r.findings.every((f) => f.code === 'WATCH_DEGRADED');
+
+interface Setup {
+  dir: string;
+  core: MadeCore;
+  config: Config;
+  sink: CollectingSink;
+  agent: Agent;
+  abs: (rel: string) => string;
+}
+
+async function startAgent(
+  t: TestContext,
+  opts: { config?: Record<string, unknown>; core?: Partial<Parameters<typeof makeCore>[0]>; deps?: Partial<AgentDeps> } = {},
+): Promise<Setup> {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-agent-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const core = await makeCore({ root: join(dir, 'core'), ...opts.core });
+  const config = applyConfig(
+    defaultConfig(),
+    { root: core.root, stateDir: join(dir, 'state'), debounceMs: 50, hashRateLimitMBps: 0, ...opts.config },
+    'test',
+  );
+  const hasher = createHasher({ concurrency: 1 });
+  const sink = new CollectingSink();
+  const agent = new Agent({ config, logger: silentLogger(), sink, hasher, agentVersion: 'test', ...opts.deps });
+  t.after(async () => {
+    await agent.stop();
+    await hasher.close();
+  });
+  await agent.start();
+  return { dir, core, config, sink, agent, abs: (rel) => join(core.root, rel) };
+}
+
+// ---- start ----
+
+test('start: one VERIFIED report with a new baseline, then watching', async (t) => {
+  const s = await startAgent(t);
+  assert.equal(s.sink.reports.length, 1);
+  const r = s.sink.reports[0]!;
+  assert.equal(r.status, 'VERIFIED');
+  assert.deepEqual(r.findings, []);
+  assert.equal(r.sequence, 1);
+  assert.equal(r.observed.baseline.state, 'created');
+  assert.equal(r.observed.groupVersionId, s.core.ids.groupVersionId);
+  assert.ok(r.checks.lastFullHashAt && r.checks.lastRescanAt, 'the start pass counts as both a full hash and a rescan');
+  assert.equal(s.agent.state, 'watching');
+  await s.agent.idle();
+  assert.equal(s.sink.reports.length, 1, 'nothing changed: nothing more to say');
+});
+
+test('restart: the stored baseline is compared and the sequence goes on', async (t) => {
+  const s = await startAgent(t);
+  await s.agent.stop();
+  const hasher = createHasher({ concurrency: 1 });
+  t.after(() => hasher.close());
+  const sink = new CollectingSink();
+  const again = new Agent({ config: s.config, logger: silentLogger(), sink, hasher, agentVersion: 'test' });
+  t.after(() => again.stop());
+  await again.start();
+  const r = sink.reports[0]!;
+  assert.equal(r.status, 'VERIFIED');
+  assert.equal(r.sequence, 2);
+  assert.equal(r.observed.baseline.state, 'compared');
+  assert.equal(r.observed.bytesHashed, 0, 'unchanged size/mtime/ctime/inode: nothing read again');
+});
+
+// ---- file events ----
+
+test('tamper a Lambda file: ARTIFACT_MODIFIED from that file alone; restoring it returns to VERIFIED', async (t) => {
+  const s = await startAgent(t);
+  const rel = `${s.core.paths.lambdaDir}/config.json`;
+  const original = await readFile(s.abs(rel));
+  await writeFile(s.abs(rel), '{"handler":"evil.Handler::handle"}\n');
+  const bad = await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED');
+  assert.equal(bad.status, 'TAMPERED');
+  assert.deepEqual(codes(bad), ['ARTIFACT_MODIFIED']);
+  assert.equal(s.agent.stats.lastBatchBytes, '{"handler":"evil.Handler::handle"}\n'.length, 'only the changed file was read');
+  await writeFile(s.abs(rel), original);
+  await s.sink.waitFor(verified, 'VERIFIED');
+  assert.equal(s.agent.stats.lastBatchBytes, original.length);
+});
+
+test('delete a file: ARTIFACT_MISSING; putting it back returns to VERIFIED', async (t) => {
+  const s = await startAgent(t);
+  const rel = `${s.core.paths.engineDir}/engine.properties`;
+  const original = await readFile(s.abs(rel));
+  await unlink(s.abs(rel));
+  const bad = await s.sink.waitFor((r) => has(r, 'ARTIFACT_MISSING', rel), 'ARTIFACT_MISSING');
+  assert.deepEqual(codes(bad), ['ARTIFACT_MISSING']);
+  await writeFile(s.abs(rel), original);
+  await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+test('add a file to a deployed folder: ARTIFACT_ADDED; removing it returns to VERIFIED', async (t) => {
+  const s = await startAgent(t);
+  const rel = `${s.core.paths.lambdaDir}/lib/implant.jar`;
+  await writeFile(s.abs(rel), 'not a jar');
+  const bad = await s.sink.waitFor((r) => has(r, 'ARTIFACT_ADDED', rel), 'ARTIFACT_ADDED');
+  assert.deepEqual(codes(bad), ['ARTIFACT_ADDED']);
+  await unlink(s.abs(rel));
+  await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+test('replace a file atomically (write + rename): ARTIFACT_MODIFIED, no trace of the temporary file', async (t) => {
+  const s = await startAgent(t);
+  const rel = `${s.core.paths.lambdaDir}/ThingsGraphConnector.jar`;
+  const original = await readFile(s.abs(rel));
+  const replace = async (data: Buffer) => {
+    const tmp = `${s.abs(rel)}.tmp-${process.pid}`;
+    await writeFile(tmp, data);
+    await rename(tmp, s.abs(rel));
+  };
+  const changed = Buffer.from(original);
+  changed[100] = changed[100]! ^ 0xff; // one byte, same size
+  await replace(changed);
+  const bad = await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED');
+  assert.deepEqual(codes(bad), ['ARTIFACT_MODIFIED']);
+  await replace(original);
+  const good = await s.sink.waitFor(verified, 'VERIFIED');
+  assert.deepEqual(good.findings, []);
+});
+
+test('replace a whole folder: the swapped-in copy is judged file by file; swapping back returns to VERIFIED', async (t) => {
+  const s = await startAgent(t);
+  const unit = s.abs(s.core.paths.lambdaDir);
+  const aside = join(s.dir, 'aside');
+  const forged = join(s.dir, 'forged');
+  await cp(unit, forged, { recursive: true });
+  await writeFile(join(forged, 'config.json'), '{"handler":"forged"}\n');
+  await rm(join(forged, 'lib', 'dep-0000.jar'));
+  await rename(unit, aside); // out of the watched tree
+  await rename(forged, unit);
+  const bad = await s.sink.waitFor(
+    (r) => has(r, 'ARTIFACT_MODIFIED', `${s.core.paths.lambdaDir}/config.json`) && has(r, 'ARTIFACT_MISSING', `${s.core.paths.lambdaDir}/lib/dep-0000.jar`),
+    'the forged folder judged',
+  );
+  assert.deepEqual(codes(bad), ['ARTIFACT_MISSING', 'ARTIFACT_MODIFIED']);
+  assert.equal(bad.findings.length, 2, JSON.stringify(bad.findings));
+  await rm(unit, { recursive: true });
+  await rename(aside, unit);
+  await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+test('delete a whole deployed folder: every file is missing; restoring it returns to VERIFIED', async (t) => {
+  const s = await startAgent(t);
+  const unit = s.abs(s.core.paths.engineDir);
+  const aside = join(s.dir, 'engine-aside');
+  await rename(unit, aside);
+  const bad = await s.sink.waitFor((r) => r.findings.filter((f) => f.code === 'ARTIFACT_MISSING').length === 4, '4 files missing');
+  assert.ok(has(bad, 'RUNTIME_FILES_MISSING'), 'engine/ is a runtime folder too');
+  await rename(aside, unit);
+  await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+test('truncate the flow archive: re-inspected (RESOURCE_CORRUPT); restoring it returns to VERIFIED', async (t) => {
+  const s = await startAgent(t);
+  const rel = s.core.paths.archive;
+  const original = await readFile(s.abs(rel));
+  await truncate(s.abs(rel), Math.floor(original.length / 2));
+  const bad = await s.sink.waitFor((r) => has(r, 'RESOURCE_CORRUPT', rel), 'RESOURCE_CORRUPT');
+  assert.ok(has(bad, 'ARTIFACT_MODIFIED', rel));
+  await writeFile(s.abs(rel), original);
+  await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+test('tamper the unpacked flow folder: it no longer matches its archive', async (t) => {
+  const s = await startAgent(t);
+  const rel = `${s.core.paths.flowFolder}/flows/MyExample01.json`;
+  const original = await readFile(s.abs(rel));
+  await writeFile(s.abs(rel), '{"type":"workflow","name":"MyExample01","activities":["exfiltrate"]}\n');
+  const bad = await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED');
+  assert.equal(bad.status, 'TAMPERED');
+  assert.ok(bad.findings.some((f) => f.code !== 'ARTIFACT_MODIFIED'), `the folder-to-archive check speaks too: ${JSON.stringify(codes(bad))}`);
+  await writeFile(s.abs(rel), original);
+  await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+test('runtime.log: a failed deployment is reported from new bytes; a later success clears it', async (t) => {
+  const s = await startAgent(t);
+  const log = s.abs(s.core.paths.runtimeLog);
+  await appendFile(log, '[2026-11-24T10:00:00.000Z][ERROR]-Deployment failed. {"deploymentId": "dep-2", "errorString": "boom"}\n');
+  const bad = await s.sink.waitFor((r) => has(r, 'DEPLOYMENT_FAILED'), 'DEPLOYMENT_FAILED');
+  assert.equal(bad.status, 'FAILED');
+  assert.equal(bad.observed.deploymentId, 'dep-2');
+  await appendFile(
+    log,
+    '[2026-11-24T10:01:00.000Z][INFO]-Start deployment. {"deploymentId": "dep-3"}\n[2026-11-24T10:01:05.000Z][INFO]-Deployment succeeded. {"deploymentId": "dep-3"}\n',
+  );
+  const good = await s.sink.waitFor(verified, 'VERIFIED');
+  assert.equal(good.observed.deploymentId, 'dep-3');
+});
+
+test('ThingsGraph.log: a runtime restart that registers nothing is reported; the registration clears it', async (t) => {
+  const s = await startAgent(t);
+  const log = s.abs(s.core.paths.thingsGraphLog);
+  await appendFile(log, '[2026-11-24T10:00:00.000Z][INFO]-bootstrapping DB\n[2026-11-24T10:00:01.000Z][INFO]-bootstrapping DB done\n');
+  await s.sink.waitFor((r) => has(r, 'SYSTEM_INSTANCE_NOT_REGISTERED'), 'SYSTEM_INSTANCE_NOT_REGISTERED');
+  await appendFile(
+    log,
+    `[2026-11-24T10:00:02.000Z][INFO]-FlowsBootstrap: registered SDC: ${s.core.ids.systemInstanceId}\n[2026-11-24T10:00:03.000Z][INFO]-Initialized ThingsGraph Runtime v1.2.4\n`,
+  );
+  const good = await s.sink.waitFor(verified, 'VERIFIED');
+  assert.equal(good.observed.runtimeVersion, '1.2.4');
+});
+
+test('a new group version landing: new baseline, new report, and drift is judged against it', async (t) => {
+  const s = await startAgent(t);
+  const gj = JSON.parse(await readFile(s.abs(s.core.paths.groupJson), 'utf8')) as { Arn: string; Version: string };
+  const next = '11111111-2222-4333-8444-555555555555';
+  gj.Arn = gj.Arn.replace(s.core.ids.groupVersionId, next);
+  gj.Version = next;
+  // As a deployment writes it: a temporary file renamed over the old one.
+  const tmp = `${s.abs(s.core.paths.groupJson)}.new`;
+  await writeFile(tmp, JSON.stringify(gj));
+  await rename(tmp, s.abs(s.core.paths.groupJson));
+  const landed = await s.sink.waitFor((r) => r.observed.groupVersionId === next, 'the new group version');
+  assert.equal(landed.status, 'VERIFIED', JSON.stringify(landed.findings));
+  assert.equal(landed.observed.baseline.state, 'created');
+  assert.equal(landed.observed.baseline.treeDigest, landed.observed.treeDigest, 'the baseline is what landed');
+  // The new baseline holds the new group.json: tampering with the Lambda is still seen.
+  const rel = `${s.core.paths.lambdaDir}/config.json`;
+  await writeFile(s.abs(rel), 'tampered\n');
+  await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED after the landing');
+});
+
+test('group.json cut off mid-write, then whole again', async (t) => {
+  const s = await startAgent(t);
+  const path = s.abs(s.core.paths.groupJson);
+  const original = await readFile(path);
+  await writeFile(path, original.subarray(0, 100));
+  await s.sink.waitFor((r) => has(r, 'GROUP_DEFINITION_INVALID'), 'GROUP_DEFINITION_INVALID');
+  await writeFile(path, original);
+  const good = await s.sink.waitFor(verified, 'VERIFIED');
+  assert.equal(good.observed.baseline.state, 'compared', 'the same version again: the stored baseline, not a new one');
+});
+
+test('a burst of 1,000 file writes yields a bounded number of reports and the right final verdict', async (t) => {
+  const s = await startAgent(t, { config: { debounceMs: 200 } });
+  const dir = s.abs(`${s.core.paths.lambdaDir}/burst`);
+  const before = s.sink.reports.length;
+  const batchesBefore = s.agent.stats.batches;
+  await mkdir(dir);
+  for (let i = 0; i < 1000; i++) await writeFile(join(dir, `f-${i}.bin`), `payload ${i}\n`);
+  const all = await s.sink.waitFor((r) => r.findings.filter((f) => f.code === 'ARTIFACT_ADDED').length === 1000, '1000 ARTIFACT_ADDED', before);
+  assert.equal(all.status, 'TAMPERED');
+  await s.agent.idle();
+  const reports = s.sink.reports.length - before;
+  const batches = s.agent.stats.batches - batchesBefore;
+  // Coalescing cuts a burst into batches of maxWait at most; 1,000 writes take
+  // well under 25 of them even on a slow machine. One report per batch at most.
+  assert.ok(batches <= 25, `${batches} batches for 1000 writes`);
+  assert.ok(reports <= batches, `${reports} reports for ${batches} batches`);
+  await rm(dir, { recursive: true });
+  await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+test('a burst past the batch cap becomes one rescan, not thousands of single rehashes', async (t) => {
+  const s = await startAgent(t);
+  const dir = s.abs(`${s.core.paths.lambdaDir}/flood`);
+  const before = s.sink.reports.length;
+  await mkdir(dir);
+  for (let i = 0; i < 2100; i++) await writeFile(join(dir, `f-${i}`), '');
+  await s.sink.waitFor((r) => r.findings.filter((f) => f.code === 'ARTIFACT_ADDED').length === 2100, '2100 ARTIFACT_ADDED', before);
+  await s.agent.idle();
+  assert.ok(s.sink.reports.length - before <= 25, `${s.sink.reports.length - before} reports`);
+  await rm(dir, { recursive: true });
+  await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+// ---- scheduling ----
+
+test('heartbeat: handed to the sink with the last status; no report when nothing changed', async (t) => {
+  const s = await startAgent(t);
+  s.agent.trigger('heartbeat');
+  await s.agent.idle();
+  assert.equal(s.sink.heartbeats.length, 1);
+  const hb = s.sink.heartbeats[0]!;
+  assert.equal(hb.status, 'VERIFIED');
+  assert.equal(hb.sequence, 1);
+  assert.equal(hb.online, true);
+  assert.equal(s.sink.reports.length, 1);
+  // The next report says when the heartbeat ran.
+  s.agent.requestReport('req-hb');
+  await s.agent.idle();
+  const r = s.sink.last!;
+  assert.equal(r.requestId, 'req-hb');
+  assert.ok(r.checks.lastHeartbeatAt, 'lastHeartbeatAt is set');
+});
+
+test('rescan and full rehash: silent when nothing changed, and the report says when each ran', async (t) => {
+  const s = await startAgent(t);
+  const first = s.sink.reports[0]!;
+  s.agent.trigger('rescan');
+  await s.agent.idle();
+  s.agent.trigger('full');
+  await s.agent.idle();
+  assert.equal(s.sink.reports.length, 1, 'no change: no report');
+  s.agent.requestReport();
+  await s.agent.idle();
+  const r = s.sink.last!;
+  assert.ok(r.checks.lastFullHashAt! >= first.checks.lastFullHashAt!);
+  assert.ok(r.checks.lastRescanAt! >= first.checks.lastRescanAt!);
+  assert.ok(r.observed.bytesHashed > 64 * 1024, `a full rehash reads every byte (${r.observed.bytesHashed})`);
+});
+
+test('two rescans and a full rehash requested together run as one full rehash', async (t) => {
+  const s = await startAgent(t);
+  const rel = `${s.core.paths.lambdaDir}/config.json`;
+  s.agent.trigger('rescan');
+  s.agent.trigger('full');
+  s.agent.trigger('rescan');
+  await s.agent.idle();
+  s.agent.requestReport();
+  await s.agent.idle();
+  assert.ok(s.sink.last!.observed.bytesHashed > 64 * 1024, 'the full rehash was not lost to the later rescan');
+  assert.ok(!has(s.sink.last!, 'ARTIFACT_MODIFIED', rel));
+});
+
+// ---- degradation ----
+
+test('watch budget lowered by configuration: WATCH_DEGRADED, and scheduled rescans still find tampering', async (t) => {
+  const s = await startAgent(t, { config: { watchBudget: 5 } });
+  assert.equal(s.agent.state, 'degraded');
+  const first = s.sink.reports[0]!;
+  assert.ok(has(first, 'WATCH_DEGRADED'), JSON.stringify(first.findings));
+  assert.equal(first.status, 'VERIFIED', 'a warning: the deployment itself is fine');
+  assert.match(first.findings[0]!.message, /budget 5/);
+  const rel = `${s.core.paths.lambdaDir}/config.json`;
+  const original = await readFile(s.abs(rel));
+  await writeFile(s.abs(rel), 'tampered\n');
+  s.agent.trigger('rescan');
+  const bad = await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED by rescan');
+  assert.ok(has(bad, 'WATCH_DEGRADED'));
+  await writeFile(s.abs(rel), original);
+  s.agent.trigger('rescan');
+  await s.sink.waitFor(verified, 'VERIFIED by rescan');
+});
+
+test('a kernel watch limit lower than the budget: WATCH_DEGRADED naming the kernel limit', async (t) => {
+  const s = await startAgent(t, { deps: { maxUserWatches: async () => 3 } });
+  assert.equal(s.agent.state, 'degraded');
+  const f = s.sink.reports[0]!.findings.find((x) => x.code === 'WATCH_DEGRADED');
+  assert.ok(f);
+  assert.match(f.message, /kernel 3/);
+});
+
+test('a watcher that stops delivering events is noticed at the heartbeat and replaced', async (t) => {
+  const s = await startAgent(t);
+  // Make the watcher deaf the way osquery's once was: its events simply stop.
+  const inner = (s.agent as unknown as { watcher: { fsw: { close(): Promise<void> } } }).watcher;
+  await inner.fsw.close();
+  s.agent.trigger('heartbeat');
+  await s.agent.idle();
+  assert.equal(s.agent.state, 'watching');
+  assert.notEqual((s.agent as unknown as { watcher: unknown }).watcher, inner, 'a new watcher');
+  const rel = `${s.core.paths.lambdaDir}/config.json`;
+  await writeFile(s.abs(rel), 'tampered\n');
+  await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED from the new watcher');
+});
+
+// ---- expectation and lifecycle ----
+
+test('setExpectation: judged at once against the cloud record, echoing its request ID', async (t) => {
+  const s = await startAgent(t);
+  const parsed = parseExpectation(JSON.stringify({ ...s.core.envelope, requestId: 'req-42' }));
+  assert.ok(parsed.ok);
+  s.agent.setExpectation(parsed.expectation);
+  const r = await s.sink.waitFor((x) => x.requestId === 'req-42', 'req-42');
+  assert.equal(r.status, 'VERIFIED', JSON.stringify(r.findings));
+  assert.equal(r.expectation?.greengrassGroupId, s.core.ids.groupId);
+  const wrong = parseExpectation(JSON.stringify({ ...s.core.envelope, requestId: 'req-43', expectation: { ...s.core.expectation, summary: { ...(s.core.expectation.summary as object), greengrassGroupVersionId: 'other-version' } } }));
+  assert.ok(wrong.ok);
+  s.agent.setExpectation(wrong.expectation);
+  const m = await s.sink.waitFor((x) => x.requestId === 'req-43', 'req-43');
+  assert.equal(m.status, 'MISMATCH');
+  assert.ok(has(m, 'GROUP_VERSION_MISMATCH'));
+});
+
+test('stop: prompt, idempotent, and no reports afterwards', async (t) => {
+  const s = await startAgent(t);
+  await s.agent.stop();
+  assert.equal(s.agent.state, 'stopped');
+  await s.agent.stop();
+  const n = s.sink.reports.length;
+  await writeFile(s.abs(`${s.core.paths.lambdaDir}/config.json`), 'after stop\n');
+  s.agent.trigger('rescan');
+  s.agent.requestReport();
+  await s.agent.idle();
+  assert.equal(s.sink.reports.length, n);
+});
+
+test('stop during the first pass: start gives up quietly and nothing keeps running', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-agent-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const core = await makeCore({ root: join(dir, 'core'), lambdaFiles: 300 });
+  // 1 MB/s over ~1.3 MB: the first pass takes about a second, long enough to stop in the middle.
+  const config = applyConfig(defaultConfig(), { root: core.root, stateDir: join(dir, 'state'), debounceMs: 50 }, 'test');
+  const hasher = createHasher({ concurrency: 1, rateLimitMBps: 1 });
+  t.after(() => hasher.close());
+  const sink = new CollectingSink();
+  const agent = new Agent({ config, logger: silentLogger(), sink, hasher, agentVersion: 'test' });
+  const started = agent.start().then(() => 'resolved', (e: Error) => `rejected: ${e.name}`);
+  await new Promise((r) => setImmediate(r));
+  await agent.stop();
+  const outcome = await started;
+  assert.equal(agent.state, 'stopped', `start ${outcome} and left the agent ${agent.state}`);
+  assert.equal((agent as unknown as { watcher: unknown }).watcher, null, 'no watcher left open');
+  assert.deepEqual((agent as unknown as { tasks: unknown[] }).tasks, [], 'no schedules left running');
+});
+
+test('a sink that fails is logged and the agent keeps going', async (t) => {
+  let fail = true;
+  const sink = new CollectingSink();
+  const flaky: ReportSink = {
+    name: 'flaky',
+    report: async (r) => {
+      if (fail) {
+        fail = false;
+        throw new Error('transport down');
+      }
+      await sink.report(r);
+    },
+    heartbeat: (b) => sink.heartbeat(b),
+    close: async () => {},
+  };
+  const s = await startAgent(t, { deps: { sink: flaky } }).catch((e: Error) => e);
+  // The first report failed inside start(): start itself must not die of it.
+  assert.ok(!(s instanceof Error), `start failed: ${(s as Error).message}`);
+  const rel = `${s.core.paths.lambdaDir}/config.json`;
+  await writeFile(s.abs(rel), 'tampered\n');
+  await sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED after a failed report');
+});
