@@ -33,7 +33,7 @@ interface BenchTree {
   totalBytes: number;
 }
 
-function repoRoot(): string {
+export function repoRoot(): string {
   // dist/scripts/bench-hash.js -> repo
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
@@ -119,7 +119,7 @@ export function ensureTree(dir: string, files: number, totalBytes: number, log: 
 }
 
 /** sha256sum over the files via xargs -0 in batches, output to /dev/null; seconds. */
-function timeSha256sum(files: string[], parallel: number): Promise<number> {
+export function timeSha256sum(files: string[], parallel: number): Promise<number> {
   return new Promise((done, fail) => {
     const args = ['-0', '-n', '500', ...(parallel > 1 ? ['-P', String(parallel)] : []), 'sha256sum'];
     const t0 = performance.now();
@@ -131,7 +131,7 @@ function timeSha256sum(files: string[], parallel: number): Promise<number> {
 }
 
 /** One core's SHA-256 speed from openssl, bytes/s. */
-function opensslBytesPerSecond(): number {
+export function opensslBytesPerSecond(): number {
   const r = spawnSync('openssl', ['speed', '-evp', 'sha256', '-bytes', '1048576', '-seconds', '2'], { encoding: 'utf8' });
   const m = /^sha256\s+([\d.]+)k\s*$/m.exec(r.stdout ?? '');
   if (!m) throw new Error(`cannot parse openssl speed output: ${r.stderr || r.stdout}`);

@@ -67,11 +67,13 @@ export interface AgentStats {
 const MAX_BATCH_PATHS = 2000;
 const MAX_CONSECUTIVE_FAILURES = 5;
 
-function fingerprint(v: Verdict): string {
+function fingerprint(v: Verdict, obs: Observation): string {
   const keys = v.findings
     .map((f) => `${f.code}|${f.path ?? ''}|${JSON.stringify(f.expected ?? null)}|${JSON.stringify(f.actual ?? null)}`)
     .sort();
-  return `${v.status}\n${keys.join('\n')}`;
+  // A new group version landing is news even when it verifies as the last one did.
+  const g = obs.group.state === 'ok' ? `${obs.group.definition.groupId}/${obs.group.definition.groupVersionId}` : obs.group.state;
+  return `${v.status}\n${g}\n${keys.join('\n')}`;
 }
 
 export function validateSchedules(config: Config): void {
@@ -112,6 +114,8 @@ export class Agent {
   private pendingHeartbeat = false;
   private pendingReport: { force: boolean; requestId: string | null } | null = null;
   private running: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
+  private pendingRewatch = false;
   private failures = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -125,14 +129,26 @@ export class Agent {
     return this.lastReport;
   }
 
-  /** Full verification, then watching and schedules. Resolves once the first report is out. */
+  /**
+   * Full verification, then watching and schedules. Resolves once the first
+   * report is out, or quietly when stop() came first.
+   */
   async start(): Promise<void> {
+    this.starting = this.startInner().catch((err: unknown) => {
+      if (!this.abort.signal.aborted) throw err;
+    });
+    return this.starting;
+  }
+
+  private async startInner(): Promise<void> {
     const { config, logger } = this.deps;
     validateSchedules(config);
     this.sequence = await SequenceCounter.open(config.stateDir);
     await this.logs.refresh();
     await this.fullPass('start');
     await this.startWatching();
+    // Stopped while starting: schedules made now would outlive the agent.
+    if (this.abort.signal.aborted) return;
     this.tasks = [
       schedule(config.heartbeatCron, () => this.request({ heartbeat: true }), { name: 'heartbeat', noOverlap: true }),
       schedule(config.rescanCron, () => this.request({ rescan: 'rescan' }), { name: 'rescan', noOverlap: true }),
@@ -164,7 +180,7 @@ export class Agent {
 
   /** Resolves when no work is pending or running (tests and the demo use it). */
   idle(): Promise<void> {
-    if (!this.running && !this.hasPending()) return Promise.resolve();
+    if (!this.running && (!this.hasPending() || this.state === 'stopped')) return Promise.resolve();
     return new Promise((res) => this.idleWaiters.push(res));
   }
 
@@ -172,6 +188,8 @@ export class Agent {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
     this.abort.abort();
+    // A start in flight sees the abort and gives up; wait for it so it cannot leave a watcher behind.
+    if (this.starting) await Promise.race([this.starting.catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     for (const t of this.tasks) await t.destroy();
     this.tasks = [];
     if (this.healthTimer) clearTimeout(this.healthTimer);
@@ -186,7 +204,10 @@ export class Agent {
   // ---- work scheduling ----
 
   private hasPending(): boolean {
-    return this.pendingPaths.size > 0 || this.pendingOverflow || this.pendingRescan !== null || this.pendingHeartbeat || this.pendingReport !== null;
+    return (
+      this.pendingPaths.size > 0 || this.pendingOverflow || this.pendingRescan !== null || this.pendingHeartbeat ||
+      this.pendingReport !== null || this.pendingRewatch
+    );
   }
 
   private request(w: {
@@ -195,8 +216,10 @@ export class Agent {
     rescan?: 'rescan' | 'full';
     heartbeat?: boolean;
     report?: { force: boolean; requestId: string | null };
+    rewatch?: boolean;
   }): void {
     if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (w.rewatch) this.pendingRewatch = true;
     for (const p of w.paths ?? []) {
       if (this.pendingPaths.size >= MAX_BATCH_PATHS) this.pendingOverflow = true;
       else this.pendingPaths.add(p);
@@ -210,7 +233,7 @@ export class Agent {
     }
     this.running ??= this.run().finally(() => {
       this.running = null;
-      if (this.hasPending() && this.state !== 'stopping') this.request({});
+      if (this.hasPending() && this.state !== 'stopping' && this.state !== 'stopped') this.request({});
       else {
         const w2 = this.idleWaiters;
         this.idleWaiters = [];
@@ -230,6 +253,8 @@ export class Agent {
         this.deps.logger.error('verification step failed', { error: (err as Error).message, stack: (err as Error).stack, failures: this.failures });
         if (this.failures >= MAX_CONSECUTIVE_FAILURES) {
           this.deps.onFatal?.(err as Error);
+          // Retrying the same failure forever helps no one: the owner restarts us.
+          void this.stop();
           return;
         }
       }
@@ -238,19 +263,25 @@ export class Agent {
 
   private async step(): Promise<void> {
     if (this.pendingRescan || this.pendingOverflow) {
-      const kind = this.pendingOverflow ? 'rescan' : this.pendingRescan!;
+      // An overflow asks for a rescan; a full rehash asked for too must not be lost to it.
+      const kind = this.pendingRescan === 'full' ? 'full' : 'rescan';
       this.pendingRescan = null;
       this.pendingOverflow = false;
       this.pendingPaths.clear(); // the rescan sees them all
-      await this.fullPass(kind);
+      await this.observeOrRetry(() => this.fullPass(kind), kind);
       await this.judgeAndEmit({ force: false, requestId: null });
       return;
     }
     if (this.pendingPaths.size > 0) {
       const paths = this.pendingPaths;
       this.pendingPaths = new Set();
-      await this.applyBatch(paths);
+      await this.observeOrRetry(() => this.applyBatch(paths), 'rescan');
       await this.judgeAndEmit({ force: false, requestId: null });
+      return;
+    }
+    if (this.pendingRewatch) {
+      this.pendingRewatch = false;
+      await this.rewatch();
       return;
     }
     if (this.pendingReport) {
@@ -262,6 +293,19 @@ export class Agent {
     if (this.pendingHeartbeat) {
       this.pendingHeartbeat = false;
       await this.beat();
+    }
+  }
+
+  /**
+   * A failed observation may have updated the observation halfway, and the
+   * changes it was to read are gone from the pending set: look again.
+   */
+  private async observeOrRetry(work: () => Promise<void>, kind: 'rescan' | 'full'): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      this.pendingRescan = this.pendingRescan === 'full' ? 'full' : kind;
+      throw err;
     }
   }
 
@@ -379,8 +423,9 @@ export class Agent {
     await this.evaluateHealth();
     const extra = [...(this.watchFinding ? [this.watchFinding] : []), ...this.healthFindings, ...this.oneShot.splice(0)];
     const verdict = judge({ observation: this.obs, baseline: this.baseline, expectation: this.expectation, extra });
-    const fp = fingerprint(verdict);
+    const fp = fingerprint(verdict, this.obs);
     if (!opts.force && fp === this.lastFingerprint) return;
+    if (this.abort.signal.aborted) return;
     const sequence = await this.sequence!.next();
     const report = buildReport(this.obs, verdict, this.expectation, {
       agentVersion: this.deps.agentVersion,
@@ -392,11 +437,12 @@ export class Agent {
       checks: { ...this.checks },
       ...(this.healthSection !== undefined ? { health: this.healthSection } : {}),
     });
-    this.lastFingerprint = fp;
     this.lastReport = report;
     this.stats.reports += 1;
     this.deps.logger.info('report', { sequence, status: report.status, findings: report.findings.length });
     await this.deps.sink.report(report);
+    // Only a report the sink took counts as said; a failed one goes out again at the next chance.
+    this.lastFingerprint = fp;
   }
 
   private async beat(): Promise<void> {
@@ -435,7 +481,7 @@ export class Agent {
       debounceMs: config.debounceMs,
       maxWaitMs: Math.max(config.debounceMs * 4, 500),
       maxBatchPaths: MAX_BATCH_PATHS,
-      onBatch: (b) => this.request({ paths: b.paths, overflow: b.overflow }),
+      onBatch: (b) => this.request({ paths: b.paths, overflow: b.overflow, rewatch: b.rewatch }),
       onError: (err) => {
         const code = (err as NodeJS.ErrnoException).code;
         logger.warn('watcher error', { error: err.message, code });
@@ -450,6 +496,10 @@ export class Agent {
     });
     try {
       await watcher.start();
+      if (this.abort.signal.aborted) {
+        await watcher.close(); // stop() came while chokidar was starting
+        return;
+      }
       this.watcher = watcher;
       this.watchFinding = null;
       this.state = 'watching';
@@ -460,9 +510,24 @@ export class Agent {
   }
 
   private degrade(why: string): void {
+    if (this.abort.signal.aborted) return;
     this.deps.logger.warn('watching degraded', { reason: why });
     this.state = 'degraded';
     this.watchFinding = finding('WATCH_DEGRADED', why);
+  }
+
+  /**
+   * A folder was renamed into place: chokidar may still watch the files of the
+   * folder it replaced. A fresh watcher sees the new ones; a rescan (stat-trusting,
+   * cheap) covers whatever changed while no watcher was listening.
+   */
+  private async rewatch(): Promise<void> {
+    if (this.state !== 'watching' || !this.watcher) return;
+    this.deps.logger.info('a folder was replaced; watching afresh');
+    await this.watcher.close();
+    this.watcher = null;
+    await this.startWatching();
+    this.request({ rescan: 'rescan' });
   }
 
   /** The watcher must still hear its canary; a deaf watcher is replaced, or we degrade. */

@@ -50,7 +50,8 @@ function splice(unit: UnitDigest, sub: string, fresh: UnitDigest): void {
   }
   for (const [k, v] of Object.entries(fresh.files)) {
     const key = prefix === '' ? k : k === '' ? prefix : `${prefix}/${k}`;
-    unit.files[key] = v;
+    // defineProperty: a file named __proto__ must be a key, not a prototype change.
+    Object.defineProperty(unit.files, key, { value: v, enumerable: true, writable: true, configurable: true });
   }
 }
 

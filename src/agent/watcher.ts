@@ -2,8 +2,8 @@
 // coalesced batches: a deployment writing 500 files is one batch, not 500.
 // A canary file proves now and then that events still arrive.
 import { watch, type FSWatcher } from 'chokidar';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { lstat, mkdir, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
 
 export interface WatcherOptions {
@@ -17,7 +17,12 @@ export interface WatcherOptions {
   maxWaitMs: number;
   /** More distinct paths than this in one batch: report overflow and let the agent rescan. */
   maxBatchPaths: number;
-  onBatch: (batch: { paths: Set<string>; overflow: boolean }) => void;
+  /**
+   * `rewatch`: a folder was renamed into place (a whole folder replaced).
+   * chokidar may keep watching the old folder's files then, so the owner
+   * should start a fresh watcher.
+   */
+  onBatch: (batch: { paths: Set<string>; overflow: boolean; rewatch: boolean }) => void;
   onError: (err: Error) => void;
   logger: Logger;
 }
@@ -26,6 +31,7 @@ export class Watcher {
   private fsw: FSWatcher | null = null;
   private pending = new Set<string>();
   private overflow = false;
+  private rewatch = false;
   private debounce: NodeJS.Timeout | null = null;
   private maxWait: NodeJS.Timeout | null = null;
   private canaryWaiters: (() => void)[] = [];
@@ -48,6 +54,27 @@ export class Watcher {
     });
     this.fsw = fsw;
     fsw.on('all', (_event, path) => this.onEvent(resolve(path)));
+    // chokidar misses some folder swaps (rename away, rename another in: it
+    // sees the name still there and says nothing). The raw rename it passes
+    // on from fs.watch is never lost, so it joins the batch too.
+    fsw.on('raw', (event, name, details) => {
+      if (event !== 'rename' || !name || !this.fsw) return;
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
+      if (!watched) return;
+      // A watch on a file or folder itself reports its own name.
+      const path = basename(watched) === name ? resolve(watched) : resolve(watched, name);
+      if (path === this.canary) return;
+      this.onEvent(path);
+      void lstat(path).then(
+        (st) => {
+          if (st.isDirectory() && this.fsw) {
+            this.rewatch = true;
+            this.onEvent(path);
+          }
+        },
+        () => {}, // gone again: nothing new to watch
+      );
+    });
     fsw.on('error', (err) => this.opts.onError(err instanceof Error ? err : new Error(String(err))));
     await new Promise<void>((res) => fsw.once('ready', () => res()));
   }
@@ -70,9 +97,10 @@ export class Watcher {
     if (this.debounce) clearTimeout(this.debounce);
     if (this.maxWait) clearTimeout(this.maxWait);
     this.debounce = this.maxWait = null;
-    const batch = { paths: this.pending, overflow: this.overflow };
+    const batch = { paths: this.pending, overflow: this.overflow, rewatch: this.rewatch };
     this.pending = new Set();
     this.overflow = false;
+    this.rewatch = false;
     if (batch.paths.size > 0 || batch.overflow) this.opts.onBatch(batch);
   }
 

@@ -18,7 +18,9 @@ const MAX_SUBSCRIPTIONS = 50;
 const SUBSCRIPTIONS_PER_PACKET = 8;
 const MAX_CLIENT_ID_LENGTH = 128;
 const MAX_PEM_BYTES = 1024 * 1024;
-const STOP_TIMEOUT_MS = 60_000;
+// A stop during a failed TLS handshake waits out s2n's blinding delay (10 to 30 s);
+// past this bound the client is closed anyway and finishes shutting down on its own.
+const STOP_TIMEOUT_MS = 5_000;
 
 export interface Mqtt5TransportOptions {
   endpoint: string;
@@ -309,10 +311,12 @@ export class Mqtt5Transport implements Transport {
     const stopped = once(client, 'stopped');
     let timer: NodeJS.Timeout | undefined;
     try {
-      client.stop();
+      // Without a DISCONNECT packet the SDK just drops the socket, and the broker would publish the will.
+      client.stop({ reasonCode: this.sdk!.mqtt5.DisconnectReasonCode.NormalDisconnection });
       await Promise.race([stopped, new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
     } finally {
       clearTimeout(timer);
+      // close() only drops the references: the native client goes when the wrapper is garbage collected.
       client.close();
     }
     this.log.info('mqtt5 stopped', { clientId: this.opts.clientId });

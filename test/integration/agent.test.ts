@@ -75,11 +75,18 @@ interface Setup {
 
 async function startAgent(
   t: TestContext,
-  opts: { config?: Record<string, unknown>; core?: Partial<Parameters<typeof makeCore>[0]>; deps?: Partial<AgentDeps> } = {},
+  opts: {
+    config?: Record<string, unknown>;
+    core?: Partial<Parameters<typeof makeCore>[0]>;
+    deps?: Partial<AgentDeps>;
+    /** Runs on the core before the agent starts. */
+    prepare?: (core: MadeCore) => Promise<void>;
+  } = {},
 ): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'dw-agent-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const core = await makeCore({ root: join(dir, 'core'), ...opts.core });
+  await opts.prepare?.(core);
   const config = applyConfig(
     defaultConfig(),
     { root: core.root, stateDir: join(dir, 'state'), debounceMs: 50, hashRateLimitMBps: 0, ...opts.config },
@@ -204,6 +211,11 @@ test('replace a whole folder: the swapped-in copy is judged file by file; swappi
   await rm(unit, { recursive: true });
   await rename(aside, unit);
   await s.sink.waitFor(verified, 'VERIFIED');
+  // The folder now in place is the one watched, not the one renamed away.
+  await s.agent.idle();
+  const rel = `${s.core.paths.lambdaDir}/lib/dep-0001.jar`;
+  await writeFile(s.abs(rel), 'edited in the restored folder');
+  await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'an edit inside the swapped-in folder');
 });
 
 test('delete a whole deployed folder: every file is missing; restoring it returns to VERIFIED', async (t) => {
@@ -235,7 +247,9 @@ test('tamper the unpacked flow folder: it no longer matches its archive', async 
   await writeFile(s.abs(rel), '{"type":"workflow","name":"MyExample01","activities":["exfiltrate"]}\n');
   const bad = await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED');
   assert.equal(bad.status, 'TAMPERED');
-  assert.ok(bad.findings.some((f) => f.code !== 'ARTIFACT_MODIFIED'), `the folder-to-archive check speaks too: ${JSON.stringify(codes(bad))}`);
+  const messages = bad.findings.filter((f) => f.path === rel).map((f) => f.message).sort();
+  // Two witnesses: the baseline (drift) and the archive the folder was unpacked from.
+  assert.deepEqual(messages, ['deployed file changed', `file differs from the archive: ${rel}`]);
   await writeFile(s.abs(rel), original);
   await s.sink.waitFor(verified, 'VERIFIED');
 });
@@ -300,35 +314,46 @@ test('group.json cut off mid-write, then whole again', async (t) => {
 });
 
 test('a burst of 1,000 file writes yields a bounded number of reports and the right final verdict', async (t) => {
-  const s = await startAgent(t, { config: { debounceMs: 200 } });
+  const s = await startAgent(t, {
+    config: { debounceMs: 200 },
+    // The folder exists already (in the baseline, empty): the burst is files only.
+    prepare: (core) => mkdir(join(core.root, core.paths.lambdaDir, 'burst')),
+  });
   const dir = s.abs(`${s.core.paths.lambdaDir}/burst`);
   const before = s.sink.reports.length;
   const batchesBefore = s.agent.stats.batches;
-  await mkdir(dir);
+  const started = Date.now();
   for (let i = 0; i < 1000; i++) await writeFile(join(dir, `f-${i}.bin`), `payload ${i}\n`);
   const all = await s.sink.waitFor((r) => r.findings.filter((f) => f.code === 'ARTIFACT_ADDED').length === 1000, '1000 ARTIFACT_ADDED', before);
   assert.equal(all.status, 'TAMPERED');
   await s.agent.idle();
+  const spanMs = Date.now() - started;
   const reports = s.sink.reports.length - before;
   const batches = s.agent.stats.batches - batchesBefore;
-  // Coalescing cuts a burst into batches of maxWait at most; 1,000 writes take
-  // well under 25 of them even on a slow machine. One report per batch at most.
-  assert.ok(batches <= 25, `${batches} batches for 1000 writes`);
+  // The coalescing contract, whatever the machine's speed: a batch closes after
+  // 200 ms of quiet or 800 ms at most, so the burst cannot make more batches
+  // than its span allows (one per event would be ~1,000), and each batch says
+  // at most one thing.
+  const allowed = Math.ceil(spanMs / 800) + 2;
+  assert.ok(batches <= allowed, `${batches} batches for 1000 writes over ${spanMs} ms (at most ${allowed})`);
+  assert.ok(batches < 100, `${batches} batches`);
   assert.ok(reports <= batches, `${reports} reports for ${batches} batches`);
-  await rm(dir, { recursive: true });
+  for (let i = 0; i < 1000; i++) await unlink(join(dir, `f-${i}.bin`));
   await s.sink.waitFor(verified, 'VERIFIED');
 });
 
-test('a burst past the batch cap becomes one rescan, not thousands of single rehashes', async (t) => {
+test('a folder of 2,100 files moved in at once: past the batch cap, one rescan reads it', async (t) => {
   const s = await startAgent(t);
-  const dir = s.abs(`${s.core.paths.lambdaDir}/flood`);
+  const staged = join(s.dir, 'staged');
+  await mkdir(staged);
+  for (let i = 0; i < 2100; i++) await writeFile(join(staged, `f-${i}`), '');
   const before = s.sink.reports.length;
-  await mkdir(dir);
-  for (let i = 0; i < 2100; i++) await writeFile(join(dir, `f-${i}`), '');
-  await s.sink.waitFor((r) => r.findings.filter((f) => f.code === 'ARTIFACT_ADDED').length === 2100, '2100 ARTIFACT_ADDED', before);
+  await rename(staged, s.abs(`${s.core.paths.lambdaDir}/flood`));
+  const r = await s.sink.waitFor((x) => x.findings.filter((f) => f.code === 'ARTIFACT_ADDED').length === 2100, '2100 ARTIFACT_ADDED', before);
+  assert.equal(r.status, 'TAMPERED');
   await s.agent.idle();
-  assert.ok(s.sink.reports.length - before <= 25, `${s.sink.reports.length - before} reports`);
-  await rm(dir, { recursive: true });
+  assert.ok(s.sink.reports.length - before <= 3, `${s.sink.reports.length - before} reports`);
+  await rm(s.abs(`${s.core.paths.lambdaDir}/flood`), { recursive: true });
   await s.sink.waitFor(verified, 'VERIFIED');
 });
 
@@ -473,14 +498,15 @@ test('stop during the first pass: start gives up quietly and nothing keeps runni
   assert.deepEqual((agent as unknown as { tasks: unknown[] }).tasks, [], 'no schedules left running');
 });
 
-test('a sink that fails is logged and the agent keeps going', async (t) => {
-  let fail = true;
+test('a report the sink refused goes out again at the next heartbeat', async (t) => {
+  let refuse: (() => void) | null = null;
   const sink = new CollectingSink();
   const flaky: ReportSink = {
     name: 'flaky',
     report: async (r) => {
-      if (fail) {
-        fail = false;
+      if (refuse) {
+        refuse();
+        refuse = null;
         throw new Error('transport down');
       }
       await sink.report(r);
@@ -488,10 +514,43 @@ test('a sink that fails is logged and the agent keeps going', async (t) => {
     heartbeat: (b) => sink.heartbeat(b),
     close: async () => {},
   };
-  const s = await startAgent(t, { deps: { sink: flaky } }).catch((e: Error) => e);
-  // The first report failed inside start(): start itself must not die of it.
-  assert.ok(!(s instanceof Error), `start failed: ${(s as Error).message}`);
+  const s = await startAgent(t, { deps: { sink: flaky } });
+  assert.equal(sink.reports.length, 1);
+  const refused = new Promise<void>((res) => (refuse = res));
   const rel = `${s.core.paths.lambdaDir}/config.json`;
   await writeFile(s.abs(rel), 'tampered\n');
-  await sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED after a failed report');
+  await refused;
+  await s.agent.idle();
+  assert.equal(sink.reports.length, 1, 'the TAMPERED report was refused');
+  s.agent.trigger('heartbeat');
+  const r = await sink.waitFor((x) => has(x, 'ARTIFACT_MODIFIED', rel), 'the refused report, sent again');
+  assert.equal(r.status, 'TAMPERED');
+  await s.agent.idle();
+  assert.equal(sink.heartbeats.at(-1)?.status, 'TAMPERED');
+});
+
+test('stop while the watcher is being set up: nothing is left watching or scheduled', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-agent-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const core = await makeCore({ root: join(dir, 'core') });
+  const config = applyConfig(defaultConfig(), { root: core.root, stateDir: join(dir, 'state'), debounceMs: 50 }, 'test');
+  const hasher = createHasher({ concurrency: 1 });
+  t.after(() => hasher.close());
+  const sink = new CollectingSink();
+  let stopped: Promise<void> | null = null;
+  const agent: Agent = new Agent({
+    config, logger: silentLogger(), sink, hasher, agentVersion: 'test',
+    // Asked as watching begins, after the first pass: the moment a SIGTERM would hurt most.
+    maxUserWatches: async () => {
+      stopped = agent.stop();
+      return null;
+    },
+  });
+  await agent.start();
+  assert.ok(stopped, 'the hook ran');
+  await stopped;
+  assert.equal(agent.state, 'stopped');
+  assert.equal((agent as unknown as { watcher: unknown }).watcher, null, 'no watcher left open');
+  assert.deepEqual((agent as unknown as { tasks: unknown[] }).tasks, [], 'no schedules left running');
+  assert.equal(sink.reports.length, 0, 'nothing reported after stop');
 });

@@ -370,3 +370,17 @@ export async function startMosquitto(opts: BrokerOptions = {}): Promise<Broker> 
   };
   return broker;
 }
+
+/**
+ * aws-crt frees a closed MQTT client only when its JS wrapper is garbage
+ * collected, and until then the native callbacks keep the process alive. Tests
+ * that used the SDK call this last so that their process can exit.
+ */
+export async function collectNativeClients(): Promise<void> {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  await new Promise((resolve) => setImmediate(resolve)); // let pending callbacks drop their references
+  gc();
+}

@@ -1,0 +1,109 @@
+// The state folder: atomic writes, the shared lock, baselines, sequence numbers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic, isAtomicTemp } from '../../src/state/atomic.js';
+import { acquireLock, LockBusyError, withLock } from '../../src/state/lock.js';
+import { loadBaseline, loadOrCreateBaseline, type Baseline } from '../../src/state/baseline.js';
+import { SequenceCounter } from '../../src/state/sequence.js';
+
+async function tmp(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'dw-state-'));
+}
+
+const baseline = (over: Partial<Baseline> = {}): Baseline => ({
+  schemaVersion: 1, groupId: 'g-1', groupVersionId: 'v-1', createdAt: '2026-01-01T00:00:00.000Z', treeDigest: 'a'.repeat(64), units: [], ...over,
+});
+
+test('an atomic write killed before its rename leaves the old file whole', async () => {
+  const dir = await tmp();
+  try {
+    const p = join(dir, 'f.json');
+    await writeFileAtomic(p, 'old');
+    await assert.rejects(writeFileAtomic(p, 'new', { beforeRename: () => { throw new Error('killed'); } }), /killed/);
+    assert.equal(await readFile(p, 'utf8'), 'old');
+    // The temp file is left behind (as after a real kill), recognisable for cleanup.
+    const temps = (await readdir(dir)).filter(isAtomicTemp);
+    assert.equal(temps.length, 1);
+    await writeFileAtomic(p, 'new');
+    assert.equal(await readFile(p, 'utf8'), 'new');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the lock: one holder at a time, a busy lock times out with the holder named', async () => {
+  const dir = await tmp();
+  try {
+    const p = join(dir, 'state.lock');
+    const held = await acquireLock(p);
+    await assert.rejects(acquireLock(p, { waitMs: 100 }), (err: unknown) => err instanceof LockBusyError && err.holder === process.pid);
+    await held.release();
+    const order: string[] = [];
+    await Promise.all([
+      withLock(p, async () => { order.push('a+'); await new Promise((r) => setTimeout(r, 50)); order.push('a-'); }),
+      withLock(p, async () => { order.push('b+'); order.push('b-'); }),
+    ]);
+    assert.ok(order.join() === 'a+,a-,b+,b-' || order.join() === 'b+,b-,a+,a-', order.join());
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lock left by a killed process is taken over', async () => {
+  const dir = await tmp();
+  try {
+    const p = join(dir, 'state.lock');
+    // A real process that dies: its pid in the lock file names nobody alive.
+    const child = spawn(process.execPath, ['-e', '0']);
+    const pid = child.pid!;
+    await new Promise((r) => child.on('exit', r));
+    await writeFile(p, String(pid));
+    const l = await acquireLock(p, { waitMs: 0 });
+    assert.equal(await readFile(p, 'utf8'), String(process.pid));
+    await l.release();
+    // A torn lock file (empty) is stale too.
+    await writeFile(p, '');
+    await (await acquireLock(p, { waitMs: 0 })).release();
+    // A lock naming our own pid that we do not hold (an earlier process with the same pid, in a container).
+    await writeFile(p, String(process.pid));
+    await (await acquireLock(p, { waitMs: 0 })).release();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('baselines: created once per group version, then loaded; unsafe IDs refused', async () => {
+  const dir = await tmp();
+  try {
+    const a = await loadOrCreateBaseline(dir, baseline());
+    assert.equal(a.created, true);
+    const b = await loadOrCreateBaseline(dir, baseline({ treeDigest: 'b'.repeat(64) }));
+    assert.equal(b.created, false);
+    assert.equal(b.baseline.treeDigest, 'a'.repeat(64), 'the first baseline stands');
+    const other = await loadOrCreateBaseline(dir, baseline({ groupVersionId: 'v-2', treeDigest: 'c'.repeat(64) }));
+    assert.equal(other.created, true);
+    assert.equal((await loadBaseline(dir, 'g-1', 'v-2')).state, 'found');
+    await assert.rejects(loadOrCreateBaseline(dir, baseline({ groupId: '../../etc' })), /unsafe for a file name/);
+    assert.deepEqual(await loadBaseline(dir, 'g-1', 'v-3'), { state: 'absent' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('sequence numbers survive a restart and never go back', async () => {
+  const dir = await tmp();
+  try {
+    const s = await SequenceCounter.open(dir);
+    assert.equal(await s.next(), 1);
+    assert.equal(await s.next(), 2);
+    const again = await SequenceCounter.open(dir);
+    assert.equal(again.current, 2);
+    assert.equal(await again.next(), 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
