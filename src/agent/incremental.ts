@@ -27,12 +27,16 @@ const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
 export function planChanges(paths: Iterable<string>, layout: Config['layout'], units: string[], flowPaths: string[]): ChangePlan {
   const plan: ChangePlan = { group: false, runtimeFiles: false, flows: false, relist: false, files: [] };
   const flowRe = new RegExp(layout.flowArchivePattern);
+  // Unpacked flow folders are named like the archive without .tar.gz (the rule findFlowPlaces uses).
+  const folderRe = new RegExp(layout.flowArchivePattern.replace(/\\\.tar\\\.gz\$?$/, '$'));
+  const inFlowFolder = (p: string) => layout.flowSearchPaths.some((s) => under(p, s)) && p.split('/').some((seg) => folderRe.test(seg));
   for (const p of paths) {
     if (p === layout.groupJson) plan.group = true;
     if (posix.dirname(p) === layout.thingsGraphDir || p === layout.thingsGraphDir || p === posix.join(layout.thingsGraphDir, 'engine')) {
       plan.runtimeFiles = true;
     }
-    if (flowRe.test(posix.basename(p)) || flowPaths.some((f) => under(p, f))) plan.flows = true;
+    // A known flow folder, or one that just appeared (RESOURCE_MISSING may be over).
+    if (flowRe.test(posix.basename(p)) || flowPaths.some((f) => under(p, f)) || inFlowFolder(p)) plan.flows = true;
     const unit = units.find((u) => under(p, u));
     if (unit !== undefined) plan.files.push(p);
     else if (under(p, layout.deploymentDir) || under(p, posix.join(layout.thingsGraphDir, 'engine'))) plan.relist = true;

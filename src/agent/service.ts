@@ -17,7 +17,7 @@ import { Outbox } from '../report/outbox.js';
 import { classifyInbound, offlineHeartbeat, topicsFor, type Topics } from '../report/protocol.js';
 import { ProtocolSink } from '../report/protocol-sink.js';
 import type { ReportSink } from '../report/sink.js';
-import { openSpool } from '../report/spool.js';
+import { openSpool, type SpoolOptions } from '../report/spool.js';
 import type { Transport } from '../report/transport.js';
 import { loadStoredExpectation, saveExpectation } from '../state/expectation-store.js';
 import { acquireLock, type Lock } from '../state/lock.js';
@@ -26,6 +26,9 @@ import type { Report } from '../verify/report.js';
 import { Agent, validateSchedules, type HealthProvider } from './agent.js';
 
 export type Mode = 'ipc' | 'mqtt' | 'local';
+
+/** The recipe's ComponentName: named in the accessControl hint when the nucleus refuses a topic. */
+export const COMPONENT_NAME = 'com.deploywitness.Agent';
 
 export interface ServiceOptions {
   env: NodeJS.ProcessEnv;
@@ -39,7 +42,32 @@ export interface ServiceOptions {
   logger: Logger;
   agentVersion: string;
   health?: (config: Config) => HealthProvider;
+  /** Defaults to COMPONENT_NAME. */
   componentName?: string;
+}
+
+/**
+ * Test hook, inert unless DEPLOY_WITNESS_FAULT is set. "spool-kill-before-rename:<n>"
+ * SIGKILLs this process inside its n-th spool write (the temp file is durable, not yet
+ * renamed), so tests can prove a kill mid-write loses nothing already spooled.
+ */
+export function spoolFaults(env: NodeJS.ProcessEnv, logger: Logger): Pick<SpoolOptions, 'faults'> {
+  const spec = env.DEPLOY_WITNESS_FAULT;
+  if (!spec) return {};
+  const m = /^spool-kill-before-rename:([1-9]\d*)$/.exec(spec);
+  if (!m) {
+    logger.warn('DEPLOY_WITNESS_FAULT not understood; ignored', { fault: spec });
+    return {};
+  }
+  const n = Number(m[1]);
+  let writes = 0;
+  return {
+    faults: {
+      beforeRename: () => {
+        if (++writes === n) process.kill(process.pid, 'SIGKILL');
+      },
+    },
+  };
 }
 
 export function chooseMode(env: NodeJS.ProcessEnv, config: Config): Mode {
@@ -109,7 +137,7 @@ export class Service {
     const { env, logger } = this.opts;
     if (ipcAvailable(env)) {
       this.mode = 'ipc';
-      const ipc = new IpcTransport({ logger, ...(this.opts.componentName ? { componentName: this.opts.componentName } : {}) });
+      const ipc = new IpcTransport({ logger, componentName: this.opts.componentName ?? COMPONENT_NAME });
       this.ipc = ipc;
       this.transport = ipc;
       await ipc.start(this.handlers());
@@ -122,9 +150,13 @@ export class Service {
     return {
       onMessage: (topic: string, payload: Buffer) => void this.onMessage(topic, payload),
       onConnected: () => {
+        // Sending starts with the first connection: an attempt before it can only fail.
+        this.outbox?.start();
         this.outbox?.transportConnected();
-        // After every reconnection the agent can see, the report goes out again.
+        // After every reconnection the agent can see, the report goes out again, and a
+        // (retained) heartbeat replaces the offline last will the broker may have published.
         this.agent?.requestReport(null);
+        this.agent?.trigger('heartbeat');
       },
       onDisconnected: (reason?: Error) => this.opts.logger.warn('transport disconnected', { reason: reason?.message }),
     };
@@ -197,7 +229,7 @@ export class Service {
         });
       }
       if (!this.outbox) {
-        const spool = await openSpool(join(config.stateDir, 'spool'), { logger });
+        const spool = await openSpool(join(config.stateDir, 'spool'), { logger, ...spoolFaults(env, logger) });
         this.outbox = new Outbox({ spool, transport: this.transport!, logger });
       }
       sink = new ProtocolSink(this.outbox, this.topics, (r) => void this.onReport(r));
@@ -205,6 +237,8 @@ export class Service {
     this.sink = sink;
 
     const stored = this.opts.expectation ?? (await loadStoredExpectation(config.stateDir));
+    // stop() came while we were getting here: it found no agent to stop, so start none.
+    if (this.stopped) return;
     this.hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
     const agent = new Agent({
       config, logger, sink, hasher: this.hasher, agentVersion: this.opts.agentVersion, expectation: stored,
@@ -226,7 +260,8 @@ export class Service {
         await this.transport.subscribe(t);
         this.subscribed.add(t);
       }
-      this.outbox!.start();
+      // IPC is connected by now; direct MQTT starts sending on its first connection.
+      if (this.mode === 'ipc') this.outbox!.start();
     }
     await this.setState(config.erroredWhenUnverified && agent.report?.status !== 'VERIFIED' ? 'ERRORED' : 'RUNNING');
   }

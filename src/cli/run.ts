@@ -125,9 +125,8 @@ async function runUntilStopped(service: Service, logger: ReturnType<typeof creat
   process.once('SIGINT', onSignal);
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
-  try {
-    await service.start();
-  } catch (err) {
+  // Not awaited: a signal during a long first pass must end the wait on `done`, not queue behind start.
+  service.start().catch((err: unknown) => {
     if (err instanceof ConfigError || err instanceof UsageError) {
       logger.error('cannot start', { error: (err as Error).message });
       process.stderr.write(`deploy-witness run: ${(err as Error).message}\n`);
@@ -135,7 +134,7 @@ async function runUntilStopped(service: Service, logger: ReturnType<typeof creat
     } else {
       onCrash(err);
     }
-  }
+  });
   const code = await done;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);

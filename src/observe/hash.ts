@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { constants, promises as fsp, type Stats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createRateLimiter, type RateLimiter } from './rate-limit.js';
+import type { FileDigest } from './types.js';
 
 /** Read size. 128-256 KiB measured fastest: the chunk stays in L2 between read and hash. */
 export const CHUNK_SIZE = 256 * 1024;
@@ -14,17 +15,8 @@ export const CHUNK_SIZE = 256 * 1024;
 /** Never follow a symlink swapped in after listing; never block on a FIFO swapped in. */
 export const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-/** Content digest plus the stat of the opened file, taken before reading. */
-export interface FileHash {
-  sha256: string;
-  /** Bytes actually read and hashed. */
-  size: number;
-  /** Full st_mode (type and permission bits). */
-  mode: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  ino: number;
-}
+/** Content digest plus the stat of the opened file, taken before reading (size: bytes actually hashed). */
+export type FileHash = FileDigest;
 
 const VANISHED = new Set(['ENOENT', 'ENOTDIR']);
 

@@ -119,6 +119,17 @@ export async function checkPemFile(option: string, path: string, kind: 'certific
   }
 }
 
+/**
+ * An Error for an SDK event. V8 keeps the receivers of a stack's frames (here the
+ * native client) alive until the stack is first read; reading it at once lets a
+ * stopped client be freed even if a caller keeps the error.
+ */
+function eventError(message: string): Error {
+  const err = new Error(message);
+  void err.stack;
+  return err;
+}
+
 function describe(err: unknown): string {
   if (err && typeof err === 'object') {
     const e = err as { error_name?: string; message?: string };
@@ -137,6 +148,9 @@ export class Mqtt5Transport implements Transport {
   private connected = false;
   /** Bumped on every connect and disconnect, so stale async work can tell it is stale. */
   private generation = 0;
+  /** Bumped by start() and stop(), so a stop() during start()'s awaits wins. */
+  private epoch = 0;
+  private starting = false;
   private readonly topics = new Set<string>();
   private connectFailures = 0;
   private lastError: string | undefined;
@@ -153,17 +167,28 @@ export class Mqtt5Transport implements Transport {
   }
 
   async start(handlers: TransportHandlers): Promise<void> {
-    if (this.client) throw new Error('mqtt5 transport already started');
+    if (this.client || this.starting) throw new Error('mqtt5 transport already started');
+    this.starting = true;
+    try {
+      await this.open(handlers);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private async open(handlers: TransportHandlers): Promise<void> {
     const o = this.opts;
     if (!o.endpoint) throw new Error('mqtt endpoint is empty');
     if (!o.clientId || o.clientId.length > MAX_CLIENT_ID_LENGTH) {
       throw new Error(`mqtt clientId must be 1 to ${MAX_CLIENT_ID_LENGTH} characters`);
     }
+    const epoch = ++this.epoch;
     await checkPemFile('certPath', o.certPath, 'certificate');
     await checkPemFile('keyPath', o.keyPath, 'key');
     if (o.caPath !== undefined) await checkPemFile('caPath', o.caPath, 'certificate');
 
     const sdk = (this.sdk ??= await (o.loadSdk ?? loadSdk)());
+    if (epoch !== this.epoch) throw new Error('mqtt5 transport stopped while starting');
     const { mqtt5, iot } = sdk;
     const port = o.port ?? 8883;
 
@@ -175,6 +200,9 @@ export class Mqtt5Transport implements Transport {
         clientId: o.clientId,
         keepAliveIntervalSeconds: o.keepAliveSeconds ?? 60,
         sessionExpiryIntervalSeconds: 0,
+        // Bounds what the broker may push at us: packet size and QoS 1 messages in flight.
+        maximumPacketSizeBytes: MAX_PAYLOAD_BYTES + 8 * 1024,
+        receiveMaximum: 16,
         ...(o.will ? { will: this.packet(o.will) } : {}),
       })
       // A clean session each time: nothing stale is replayed, and we resubscribe ourselves.
@@ -217,7 +245,7 @@ export class Mqtt5Transport implements Transport {
     client.on('connectionFailure', (ev) => {
       if (!current()) return;
       const reason = ev.connack ? `CONNACK ${mqtt5.ConnectReasonCode[ev.connack.reasonCode] ?? ev.connack.reasonCode}` : describe(ev.error);
-      const error = new Error(`mqtt5 connect to ${o.endpoint}:${port} failed: ${reason}`);
+      const error = eventError(`mqtt5 connect to ${o.endpoint}:${port} failed: ${reason}`);
       this.connectFailures++;
       // Long outages retry for days: log a changed reason, and then every tenth attempt.
       const level = reason !== this.lastError || this.connectFailures % 10 === 1 ? 'warn' : 'debug';
@@ -240,7 +268,7 @@ export class Mqtt5Transport implements Transport {
       this.lastError = reason;
       this.log.warn('mqtt5 disconnected', { error: reason });
       try {
-        handlers.onDisconnected(new Error(`mqtt5 disconnected: ${reason}`));
+        handlers.onDisconnected(eventError(`mqtt5 disconnected: ${reason}`));
       } catch (err) {
         this.log.error('onDisconnected handler failed', { error: describe(err) });
       }
@@ -303,6 +331,7 @@ export class Mqtt5Transport implements Transport {
   }
 
   async stop(): Promise<void> {
+    this.epoch++;
     const client = this.client;
     if (!client) return;
     this.client = undefined;

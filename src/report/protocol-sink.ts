@@ -27,7 +27,8 @@ export class ProtocolSink implements ReportSink {
   }
 
   async heartbeat(beat: Heartbeat): Promise<void> {
-    await this.outbox.enqueue({ topic: this.topics.heartbeat, payload: JSON.stringify(beat), qos: 1, retain: false, kind: 'heartbeat' });
+    // Retained, so the newest heartbeat replaces the offline last will once the agent is back.
+    await this.outbox.enqueue({ topic: this.topics.heartbeat, payload: JSON.stringify(beat), qos: 1, retain: true, kind: 'heartbeat' });
   }
 
   async close(): Promise<void> {

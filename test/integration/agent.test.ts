@@ -71,6 +71,8 @@ interface Setup {
   sink: CollectingSink;
   agent: Agent;
   abs: (rel: string) => string;
+  /** Run before the temporary folder is removed. */
+  cleanup: (() => Promise<void>)[];
 }
 
 async function startAgent(
@@ -84,7 +86,12 @@ async function startAgent(
   } = {},
 ): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'dw-agent-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const cleanup: (() => Promise<void>)[] = [];
+  // One hook, in order: the agent stops writing to its state folder before the folder goes.
+  t.after(async () => {
+    for (const fn of cleanup) await fn();
+    await rm(dir, { recursive: true, force: true });
+  });
   const core = await makeCore({ root: join(dir, 'core'), ...opts.core });
   await opts.prepare?.(core);
   const config = applyConfig(
@@ -95,12 +102,15 @@ async function startAgent(
   const hasher = createHasher({ concurrency: 1 });
   const sink = new CollectingSink();
   const agent = new Agent({ config, logger: silentLogger(), sink, hasher, agentVersion: 'test', ...opts.deps });
-  t.after(async () => {
-    await agent.stop();
-    await hasher.close();
-  });
+  cleanup.push(() => agent.stop(), () => hasher.close());
   await agent.start();
-  return { dir, core, config, sink, agent, abs: (rel) => join(core.root, rel) };
+  return { dir, core, config, sink, agent, abs: (rel) => join(core.root, rel), cleanup };
+}
+
+async function cleanUp(agent: Agent, hasher: { close(): Promise<void> }, dir: string): Promise<void> {
+  await agent.stop();
+  await hasher.close();
+  await rm(dir, { recursive: true, force: true });
 }
 
 // ---- start ----
@@ -124,10 +134,9 @@ test('restart: the stored baseline is compared and the sequence goes on', async 
   const s = await startAgent(t);
   await s.agent.stop();
   const hasher = createHasher({ concurrency: 1 });
-  t.after(() => hasher.close());
   const sink = new CollectingSink();
   const again = new Agent({ config: s.config, logger: silentLogger(), sink, hasher, agentVersion: 'test' });
-  t.after(() => again.stop());
+  s.cleanup.push(() => again.stop(), () => hasher.close());
   await again.start();
   const r = sink.reports[0]!;
   assert.equal(r.status, 'VERIFIED');
@@ -252,6 +261,21 @@ test('tamper the unpacked flow folder: it no longer matches its archive', async 
   assert.deepEqual(messages, ['deployed file changed', `file differs from the archive: ${rel}`]);
   await writeFile(s.abs(rel), original);
   await s.sink.waitFor(verified, 'VERIFIED');
+});
+
+test('a flow folder unpacked after start is found: RESOURCE_MISSING is over', async (t) => {
+  const s = await startAgent(t, { core: { variant: 'resource-missing' } });
+  assert.ok(has(s.sink.reports[0]!, 'RESOURCE_MISSING'));
+  // Unpacked in a staging place, then moved in, as a resource download would.
+  const staged = join(s.dir, 'flow-MyExample01');
+  await mkdir(join(staged, 'flows'), { recursive: true });
+  await writeFile(join(staged, 'manifest.json'), '{"format":"thingsgraph-deployment","version":1}\n');
+  await writeFile(join(staged, 'flows', 'MyExample01.json'), '{}\n');
+  await mkdir(s.abs(s.core.paths.flowFolder).replace(/\/flow-MyExample01$/, ''), { recursive: true });
+  await rename(staged, s.abs(s.core.paths.flowFolder));
+  const r = await s.sink.waitFor((x) => !has(x, 'RESOURCE_MISSING'), 'no RESOURCE_MISSING');
+  // Not in the baseline laid down at start: the new files are additions.
+  assert.ok(has(r, 'ARTIFACT_ADDED', `${s.core.paths.flowFolder}/manifest.json`), JSON.stringify(r.findings));
 });
 
 test('runtime.log: a failed deployment is reported from new bytes; a later success clears it', async (t) => {
@@ -434,6 +458,27 @@ test('a kernel watch limit lower than the budget: WATCH_DEGRADED naming the kern
   assert.match(f.message, /kernel 3/);
 });
 
+test('the watcher failing later with ENOSPC: WATCH_DEGRADED is reported and rescans take over', async (t) => {
+  const s = await startAgent(t);
+  const before = s.sink.reports.length;
+  // The per-user inotify limit is one number for every process of the user, so
+  // a test cannot run out of it alone: the error chokidar emits then is emitted
+  // on the real watcher instead.
+  const inner = (s.agent as unknown as { watcher: { fsw: { emit(e: string, err: Error): void } } }).watcher;
+  const unrelated = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+  inner.fsw.emit('error', unrelated);
+  assert.equal(s.agent.state, 'watching', 'an error that is not about capacity is only logged');
+  const enospc = Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' });
+  inner.fsw.emit('error', enospc);
+  const r = await s.sink.waitFor((x) => has(x, 'WATCH_DEGRADED'), 'WATCH_DEGRADED', before);
+  assert.match(r.findings.find((f) => f.code === 'WATCH_DEGRADED')!.message, /ENOSPC/);
+  assert.equal(s.agent.state, 'degraded');
+  const rel = `${s.core.paths.lambdaDir}/config.json`;
+  await writeFile(s.abs(rel), 'tampered\n');
+  s.agent.trigger('rescan');
+  await s.sink.waitFor((x) => has(x, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED by rescan');
+});
+
 test('a watcher that stops delivering events is noticed at the heartbeat and replaced', async (t) => {
   const s = await startAgent(t);
   // Make the watcher deaf the way osquery's once was: its events simply stop.
@@ -481,18 +526,18 @@ test('stop: prompt, idempotent, and no reports afterwards', async (t) => {
 
 test('stop during the first pass: start gives up quietly and nothing keeps running', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'dw-agent-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const core = await makeCore({ root: join(dir, 'core'), lambdaFiles: 300 });
   // 1 MB/s over ~1.3 MB: the first pass takes about a second, long enough to stop in the middle.
   const config = applyConfig(defaultConfig(), { root: core.root, stateDir: join(dir, 'state'), debounceMs: 50 }, 'test');
   const hasher = createHasher({ concurrency: 1, rateLimitMBps: 1 });
-  t.after(() => hasher.close());
   const sink = new CollectingSink();
   const agent = new Agent({ config, logger: silentLogger(), sink, hasher, agentVersion: 'test' });
+  t.after(() => cleanUp(agent, hasher, dir));
   const started = agent.start().then(() => 'resolved', (e: Error) => `rejected: ${e.name}`);
   await new Promise((r) => setImmediate(r));
   await agent.stop();
   const outcome = await started;
+  assert.equal(outcome, 'resolved', 'a stop is not a failure to start');
   assert.equal(agent.state, 'stopped', `start ${outcome} and left the agent ${agent.state}`);
   assert.equal((agent as unknown as { watcher: unknown }).watcher, null, 'no watcher left open');
   assert.deepEqual((agent as unknown as { tasks: unknown[] }).tasks, [], 'no schedules left running');
@@ -531,11 +576,9 @@ test('a report the sink refused goes out again at the next heartbeat', async (t)
 
 test('stop while the watcher is being set up: nothing is left watching or scheduled', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'dw-agent-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const core = await makeCore({ root: join(dir, 'core') });
   const config = applyConfig(defaultConfig(), { root: core.root, stateDir: join(dir, 'state'), debounceMs: 50 }, 'test');
   const hasher = createHasher({ concurrency: 1 });
-  t.after(() => hasher.close());
   const sink = new CollectingSink();
   let stopped: Promise<void> | null = null;
   const agent: Agent = new Agent({
@@ -546,6 +589,7 @@ test('stop while the watcher is being set up: nothing is left watching or schedu
       return null;
     },
   });
+  t.after(() => cleanUp(agent, hasher, dir));
   await agent.start();
   assert.ok(stopped, 'the hook ran');
   await stopped;

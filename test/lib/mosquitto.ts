@@ -296,7 +296,12 @@ export async function startMosquitto(opts: BrokerOptions = {}): Promise<Broker> 
       const waiters = new Set<(m: Received) => void>();
       onLines(proc.stdout!, (line) => {
         if (!line.trim()) return;
-        const j = JSON.parse(line) as { topic: string; payload?: unknown; retain?: unknown; qos?: number };
+        let j: { topic: string; payload?: unknown; retain?: unknown; qos?: number };
+        try {
+          j = JSON.parse(line) as typeof j;
+        } catch {
+          j = { topic: '?', payload: line }; // kept, so that a test failure shows it
+        }
         const m: Received = {
           topic: j.topic,
           payload: typeof j.payload === 'string' ? j.payload : JSON.stringify(j.payload ?? ''),
