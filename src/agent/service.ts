@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { createHasher, type Hasher } from '../observe/hash.js';
 import { readGroup } from '../observe/observe.js';
 import { IpcTransport, ipcAvailable } from '../report/ipc.js';
-import { defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
+import { checkPemFile, defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
 import { Outbox } from '../report/outbox.js';
 import { classifyInbound, offlineHeartbeat, topicsFor, type Topics } from '../report/protocol.js';
 import { ProtocolSink } from '../report/protocol-sink.js';
@@ -118,6 +118,10 @@ export class Service {
   private config: Config | null = null;
   private lock: Lock | null = null;
   private lastState: 'RUNNING' | 'ERRORED' | null = null;
+  private stateChain: Promise<void> = Promise.resolve();
+  /** The newest valid expectation received and not yet stored and applied (newer ones replace it). */
+  private pendingExpectation: { text: string; expectation: Expectation } | null = null;
+  private applyingExpectations: Promise<void> | null = null;
   private restarting: Promise<void> | null = null;
   private configTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -167,14 +171,22 @@ export class Service {
     return this.ipc.getConfiguration([]);
   }
 
-  private async setState(state: 'RUNNING' | 'ERRORED'): Promise<void> {
-    if (!this.ipc || state === this.lastState) return;
-    try {
-      await this.ipc.updateState(state);
-      this.lastState = state;
-    } catch (err) {
-      this.opts.logger.warn('UpdateState failed', { state, error: (err as Error).message });
-    }
+  /**
+   * One UpdateState at a time, in call order: two verdicts in quick succession
+   * must leave the nucleus with the newer one, not whichever answer came last.
+   */
+  private setState(state: 'RUNNING' | 'ERRORED'): Promise<void> {
+    if (!this.ipc) return Promise.resolve();
+    this.stateChain = this.stateChain.then(async () => {
+      if (!this.ipc || state === this.lastState) return;
+      try {
+        await this.ipc.updateState(state);
+        this.lastState = state;
+      } catch (err) {
+        this.opts.logger.warn('UpdateState failed', { state, error: (err as Error).message });
+      }
+    });
+    return this.stateChain;
   }
 
   /** The agent cannot work: say so to the nucleus, and wait (IPC) for a configuration that works. */
@@ -222,6 +234,12 @@ export class Service {
       if (this.mode === 'mqtt' && !this.transport) {
         const m = config.mqtt;
         if (!m.cert || !m.key) return this.cannotWork('direct MQTT needs mqtt.cert and mqtt.key (--cert, --key)');
+        // A missing or wrong certificate is a configuration error, said before a whole verification runs.
+        const pems = checkPemFile('cert', m.cert, 'certificate')
+          .then(() => checkPemFile('key', m.key!, 'key'))
+          .then(() => (m.ca ? checkPemFile('ca', m.ca, 'certificate') : undefined));
+        const bad = await pems.then(() => null, (err: Error) => err.message);
+        if (bad) return this.cannotWork(bad);
         const will = { topic: this.topics.heartbeat, payload: JSON.stringify(offlineHeartbeat(thing)), qos: 1 as const, retain: true, kind: 'heartbeat' as const };
         this.transport = new Mqtt5Transport({
           endpoint: m.endpoint!, port: m.port, certPath: m.cert, keyPath: m.key, ...(m.ca ? { caPath: m.ca } : {}),
@@ -287,12 +305,23 @@ export class Service {
         this.agent.rejectExpectation(parsed.error, requestIdOf(msg.text));
         return;
       }
+      // Stored before it is applied, one at a time, in arrival order: a slow save must not let an
+      // older expectation overtake a newer one. A newer arrival replaces one still waiting.
+      this.pendingExpectation = { text: msg.text, expectation: parsed.expectation };
+      this.applyingExpectations ??= this.applyExpectations().finally(() => (this.applyingExpectations = null));
+    }
+  }
+
+  private async applyExpectations(): Promise<void> {
+    for (let next = this.pendingExpectation; next; next = this.pendingExpectation) {
+      this.pendingExpectation = null;
+      if (!this.config || !this.agent) return;
       try {
-        await saveExpectation(this.config.stateDir, msg.text);
+        await saveExpectation(this.config.stateDir, next.text);
       } catch (err) {
         this.opts.logger.error('could not store the expectation', { error: (err as Error).message });
       }
-      this.agent.setExpectation(parsed.expectation, parsed.expectation.requestId ?? null);
+      this.agent?.setExpectation(next.expectation, next.expectation.requestId ?? null);
     }
   }
 

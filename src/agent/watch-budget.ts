@@ -4,7 +4,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** Folders and files below `paths` (each costs chokidar one watch), counting no further than `limit`. */
+/** Folders at and below `paths` (each costs one watch: files are seen through their folder), counting no further than `limit`. */
 export async function countWatches(paths: string[], limit: number): Promise<number> {
   let n = 0;
   const walk = async (dir: string): Promise<void> => {
@@ -19,7 +19,6 @@ export async function countWatches(paths: string[], limit: number): Promise<numb
     for (const e of ents) {
       if (n > limit) return;
       if (e.isDirectory()) await walk(join(dir, e.name));
-      else n += 1;
     }
   };
   for (const p of paths) await walk(p);

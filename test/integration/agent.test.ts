@@ -293,6 +293,16 @@ test('runtime.log: a failed deployment is reported from new bytes; a later succe
   assert.equal(good.observed.deploymentId, 'dep-3');
 });
 
+test('runtime.log rotated (renamed to .1, a new one started): the new file is read from its start', async (t) => {
+  const s = await startAgent(t);
+  const log = s.abs(s.core.paths.runtimeLog);
+  await rename(log, `${log}.1`);
+  await writeFile(log, '[2026-11-24T11:00:00.000Z][ERROR]-Deployment failed. {"deploymentId": "dep-9", "errorString": "after rotation"}\n');
+  const bad = await s.sink.waitFor((r) => has(r, 'DEPLOYMENT_FAILED'), 'DEPLOYMENT_FAILED from the new file');
+  assert.equal(bad.observed.deploymentId, 'dep-9');
+  assert.match(bad.findings.find((f) => f.code === 'DEPLOYMENT_FAILED')!.message, /after rotation/);
+});
+
 test('ThingsGraph.log: a runtime restart that registers nothing is reported; the registration clears it', async (t) => {
   const s = await startAgent(t);
   const log = s.abs(s.core.paths.thingsGraphLog);

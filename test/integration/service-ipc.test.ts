@@ -5,14 +5,16 @@
 // with UpdateState. Both nucleus flavours: the Java nucleus and nucleus lite.
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Heartbeat } from '../../src/report/protocol.js';
 import type { Report } from '../../src/verify/report.js';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
 import { startIpcServer, type IpcServer, type IpcServerOptions, type RecordedPublish } from '../lib/ipc-server.js';
-import { canonicalSha256, keepFlowRunning, sequenceProblems, startAgentProcess, type AgentProcess } from '../lib/agent-process.js';
+import {
+  canonicalSha256, keepFlowRunning, sequenceProblems, slowNucleus, startAgentProcess, type AgentProcess,
+} from '../lib/agent-process.js';
 
 const T = { timeout: 120_000 };
 const WAIT = 60_000;
@@ -35,7 +37,7 @@ interface Setup {
   thing: string;
   base: string;
   /** Starts the agent as the recipe does (`run --state ...`) with the nucleus' environment. */
-  start(opts?: { args?: string[]; token?: string }): AgentProcess;
+  start(opts?: { args?: string[]; token?: string; socketPath?: string }): AgentProcess;
   /** Parsed reports published so far on <base>/report (or another prefix's). */
   reports(prefix?: string): Report[];
   /** Resolves with the first published report (from index `from` on) that matches. */
@@ -71,7 +73,7 @@ async function setup(
       const a = startAgentProcess({
         args: ['--state', stateDir, ...(opts.args ?? [])],
         env: {
-          AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: nucleus.socketPath,
+          AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: opts.socketPath ?? nucleus.socketPath,
           SVCUID: opts.token ?? TOKEN,
           AWS_IOT_THING_NAME: thing,
         },
@@ -204,15 +206,43 @@ test('erroredWhenUnverified: ERRORED while the deployment does not match, RUNNIN
   await s.server.waitFor(() => s.server.states.at(-1) === 'RUNNING', WAIT);
   assert.deepEqual(s.server.states, ['RUNNING', 'ERRORED', 'RUNNING']);
 
-  // Verdicts in quick succession: the nucleus ends with the state of the newest one.
-  for (let i = 0; i < 5; i++) {
+  // Expectations in quick succession: applied, and stored, in the order they came.
+  for (let i = 0; i < 3; i++) {
+    const right = { ...s.core.envelope, requestId: `right-${i}` };
     wrong.requestId = `wrong-${i}`;
     s.server.deliver(`${s.base}/expected`, JSON.stringify(wrong));
-    s.server.deliver(`${s.base}/expected`, JSON.stringify({ ...s.core.envelope, requestId: `right-${i}` }));
-    await s.waitReport((r) => r.requestId === `right-${i}` && r.status === "VERIFIED").catch((e) => { throw new Error(`${e} ${JSON.stringify(s.reports().map((r) => [r.requestId, r.status, r.findings.map((f) => f.code)]))}`); });
+    s.server.deliver(`${s.base}/expected`, JSON.stringify(right));
+    await s.waitReport((r) => r.requestId === `right-${i}` && r.status === 'VERIFIED');
     s.server.deliver(`${s.base}/report/get`, `{"requestId":"settle-${i}"}`);
-    await s.waitReport((r) => r.requestId === `settle-${i}`);
-    assert.equal(s.server.states.at(-1), 'RUNNING', `round ${i}: ${s.server.states.join(' ')}`);
+    const settled = await s.waitReport((r) => r.requestId === `settle-${i}`);
+    assert.equal(settled.expectation?.sha256, canonicalSha256(right), `round ${i}: judged against the newer one`);
+    assert.deepEqual(JSON.parse(await readFile(join(s.stateDir, 'expectation.json'), 'utf8')), right, `round ${i}: the newer one stored`);
+    await s.server.waitFor(() => s.server.states.at(-1) === 'RUNNING', WAIT);
+  }
+});
+
+test('erroredWhenUnverified with a slow nucleus: a verdict that comes before UpdateState answered still leaves its state', T, async (t) => {
+  const s = await setup(t, (core) => componentConfig(core, { erroredWhenUnverified: true }));
+  const slow = await slowNucleus(s.server.socketPath, 'UpdateState', 1000);
+  t.after(() => slow.close());
+  s.start({ socketPath: slow.path });
+  await s.waitReport(() => true);
+  await s.server.waitFor(() => s.server.activeSubscriptions().includes(`${s.base}/expected`), WAIT);
+  const wrong = structuredClone(s.core.envelope) as { requestId: string; expectation: { summary: Record<string, unknown> } };
+  wrong.expectation.summary.greengrassGroupVersionId = '00000000-0000-4000-8000-000000000000';
+  for (let i = 0; i < 2; i++) {
+    // The agent has had every answer (they come before what is delivered next, on one socket).
+    await slow.idle();
+    wrong.requestId = `wrong-${i}`;
+    s.server.deliver(`${s.base}/expected`, JSON.stringify(wrong));
+    await s.waitReport((r) => r.requestId === `wrong-${i}` && r.status === 'MISMATCH');
+    await s.server.waitFor(() => s.server.states.at(-1) === 'ERRORED', WAIT);
+    // The nucleus has yet to answer that ERRORED when the verdict turns back:
+    s.server.deliver(`${s.base}/expected`, JSON.stringify({ ...s.core.envelope, requestId: `right-${i}` }));
+    await s.waitReport((r) => r.requestId === `right-${i}` && r.status === 'VERIFIED');
+    await s.server.waitFor(() => s.server.states.at(-1) === 'RUNNING', WAIT).catch(() => {
+      throw new Error(`round ${i}: the nucleus was left with ${s.server.states.join(' ')}`);
+    });
   }
 });
 

@@ -242,13 +242,21 @@ test('a deployment so large its findings need parts: the report fits 128 KB, eve
   assert.deepEqual(late.messages.map((m) => m.payload), [marker]);
 });
 
-test('direct MQTT without a client certificate: a clear error and exit code 2', T, async (t) => {
+test('direct MQTT with no client certificate, or a wrong one: a clear error and exit code 2, before any verification', T, async (t) => {
   const s = await setup(t);
-  const agent = startAgentProcess({
-    args: ['--root', s.core.root, '--state', s.stateDir, '--endpoint', broker.host, '--port', String(broker.port)],
-  });
-  t.after(() => agent.term());
-  const exit = await agent.exited;
-  assert.equal(exit.code, 2, agent.dump());
-  assert.ok(agent.text.some((l) => /direct MQTT needs mqtt\.cert and mqtt\.key/.test(l)), agent.dump());
+  const cases: [string[], RegExp][] = [
+    [[], /direct MQTT needs mqtt\.cert and mqtt\.key/],
+    [['--cert', join(s.dir, 'missing.crt'), '--key', broker.certs.clientKey], /mqtt cert: \S*missing\.crt does not exist/],
+    [['--cert', broker.certs.clientKey, '--key', broker.certs.clientKey], /mqtt cert: \S+ is not a PEM certificate/],
+  ];
+  for (const [extra, why] of cases) {
+    const agent = startAgentProcess({
+      args: ['--root', s.core.root, '--state', s.stateDir, '--endpoint', broker.host, '--port', String(broker.port), ...extra],
+    });
+    t.after(() => agent.term());
+    const exit = await agent.exited;
+    assert.equal(exit.code, 2, agent.dump());
+    assert.ok(agent.text.some((l) => why.test(l)), agent.dump());
+    assert.ok(!agent.logs.some((l) => l.message === 'report'), 'nothing verified with a configuration that cannot work');
+  }
 });

@@ -6,10 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch } from 'node:fs';
-import { appendFile, readdir } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCore, type CoreSpec, type MadeCore } from '../../scripts/simulated-core.js';
+import { decodeFrame, FrameSplitter } from './ipc-frames.js';
 
 /** dist/src/cli/bin.js, found from this file's place in dist/test/lib. */
 export const AGENT_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/bin.js');
@@ -355,4 +358,65 @@ export async function directCore(opts: {
 /** Sequences of the reports the agent says it made ('report' log lines), in order. */
 export function loggedSequences(agent: AgentProcess): number[] {
   return agent.logs.filter((l) => l.message === 'report' && typeof l.sequence === 'number').map((l) => l.sequence as number);
+}
+
+/**
+ * A Unix socket in front of the nucleus double that holds back the answers to
+ * one IPC operation for delayMs (other frames pass at once): a slow nucleus,
+ * to widen the window between a call and its answer.
+ */
+export async function slowNucleus(
+  target: string,
+  operation: string,
+  delayMs: number,
+): Promise<{ path: string; /** Resolves once no held answer is waiting. */ idle(): Promise<void>; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-slow-'));
+  const path = join(dir, 'slow.socket');
+  const sockets = new Set<Socket>();
+  const bus = new EventEmitter();
+  let held = 0;
+  const server = createServer((client) => {
+    const upstream = connect(target);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    const frames = new FrameSplitter();
+    upstream.on('data', (chunk: Buffer) => {
+      for (const raw of frames.push(chunk)) {
+        const slow = decodeFrame(raw).strings['service-model-type'] === `aws.greengrass#${operation}Response`;
+        const send = () => {
+          if (!client.destroyed) client.write(raw);
+        };
+        if (!slow) {
+          send();
+          continue;
+        }
+        held += 1;
+        setTimeout(() => {
+          send();
+          if (--held === 0) bus.emit('idle');
+        }, delayMs);
+      }
+    });
+  });
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(path, () => res());
+  });
+  return {
+    path,
+    idle: () => (held === 0 ? Promise.resolve() : new Promise<void>((res) => bus.once('idle', res))),
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((res) => server.close(() => res()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
