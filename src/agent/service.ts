@@ -11,7 +11,8 @@ import { readConfigFile } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { createHasher, type Hasher } from '../observe/hash.js';
 import { readGroup } from '../observe/observe.js';
-import { IpcTransport, ipcAvailable } from '../report/ipc.js';
+import { ipcAvailable } from '../report/ipc-env.js';
+import type { IpcTransport } from '../report/ipc.js';
 import { checkPemFile, defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
 import { Outbox } from '../report/outbox.js';
 import { classifyInbound, offlineHeartbeat, topicsFor, type Topics } from '../report/protocol.js';
@@ -126,6 +127,8 @@ export class Service {
   private configTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   mode: Mode = 'local';
+  /** Set by the runner: the agent cannot go on, the process should exit non-zero. */
+  onFatal: ((err: Error) => void) | null = null;
 
   constructor(private readonly opts: ServiceOptions) {}
 
@@ -141,6 +144,8 @@ export class Service {
     const { env, logger } = this.opts;
     if (ipcAvailable(env)) {
       this.mode = 'ipc';
+      // Loaded only here: the SDK and its native library cost ~20 MB of memory.
+      const { IpcTransport } = await import('../report/ipc.js');
       const ipc = new IpcTransport({ logger, componentName: this.opts.componentName ?? COMPONENT_NAME });
       this.ipc = ipc;
       this.transport = ipc;
@@ -235,11 +240,13 @@ export class Service {
         const m = config.mqtt;
         if (!m.cert || !m.key) return this.cannotWork('direct MQTT needs mqtt.cert and mqtt.key (--cert, --key)');
         // A missing or wrong certificate is a configuration error, said before a whole verification runs.
-        const pems = checkPemFile('cert', m.cert, 'certificate')
-          .then(() => checkPemFile('key', m.key!, 'key'))
-          .then(() => (m.ca ? checkPemFile('ca', m.ca, 'certificate') : undefined));
-        const bad = await pems.then(() => null, (err: Error) => err.message);
-        if (bad) return this.cannotWork(bad);
+        try {
+          await checkPemFile('cert', m.cert, 'certificate');
+          await checkPemFile('key', m.key, 'key');
+          if (m.ca) await checkPemFile('ca', m.ca, 'certificate');
+        } catch (err) {
+          return this.cannotWork((err as Error).message);
+        }
         const will = { topic: this.topics.heartbeat, payload: JSON.stringify(offlineHeartbeat(thing)), qos: 1 as const, retain: true, kind: 'heartbeat' as const };
         this.transport = new Mqtt5Transport({
           endpoint: m.endpoint!, port: m.port, certPath: m.cert, keyPath: m.key, ...(m.ca ? { caPath: m.ca } : {}),
@@ -263,7 +270,10 @@ export class Service {
       thing: config.thingName ?? null,
       spoolDepth: () => this.outbox?.depth ?? 0,
       ...(this.opts.health ? { health: this.opts.health(config) } : {}),
-      onFatal: (err) => this.opts.logger.error('agent failed repeatedly', { error: err.message }),
+      onFatal: (err) => {
+        this.opts.logger.error('agent failed repeatedly; exiting so the nucleus restarts it', { error: err.message });
+        this.onFatal?.(err);
+      },
     });
     this.agent = agent;
     await agent.start();

@@ -121,6 +121,7 @@ async function runUntilStopped(service: Service, logger: ReturnType<typeof creat
     logger.error('unexpected error', { error: e.message, stack: e.stack });
     void shutdown('unexpected error', 1);
   };
+  service.onFatal = (err) => void shutdown(`agent failed: ${err.message}`, 1);
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   process.on('uncaughtException', onCrash);

@@ -59,6 +59,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       hasher,
       expectation,
       agentVersion: VERSION,
+      requestId: expectation?.requestId ?? null,
       onProgress: (p) => progress.update(p),
       health,
     });

@@ -8,8 +8,8 @@ type Client = greengrasscoreipc.Client;
 type OperationOptions = eventstream_rpc.OperationOptions;
 type Closable = { close(): Promise<void> };
 
-const SOCKET_ENV = 'AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT';
-const TOKEN_ENV = 'SVCUID';
+import { SOCKET_ENV, TOKEN_ENV } from './ipc-env.js';
+export { ipcAvailable } from './ipc-env.js';
 
 export type ComponentState = 'RUNNING' | 'ERRORED';
 
@@ -40,10 +40,6 @@ export interface IpcTransportOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { minMs: 1_000, maxMs: 60_000 };
 
-/** True when this process runs as a Greengrass component with IPC access. */
-export function ipcAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(env[SOCKET_ENV] && env[TOKEN_ENV]);
-}
 
 /**
  * Delay before reconnect attempt `attempt` (0-based): full jitter above a floor, so a nucleus

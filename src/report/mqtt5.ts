@@ -340,8 +340,8 @@ export class Mqtt5Transport implements Transport {
     const stopped = once(client, 'stopped');
     let timer: NodeJS.Timeout | undefined;
     try {
-      // Without a DISCONNECT packet the SDK just drops the socket, and the broker would publish the will.
-      client.stop({ reasonCode: this.sdk!.mqtt5.DisconnectReasonCode.NormalDisconnection });
+      // A stopped agent watches nothing: DISCONNECT "with will" so the broker still marks it offline.
+      client.stop({ reasonCode: this.sdk!.mqtt5.DisconnectReasonCode.DisconnectWithWillMessage });
       await Promise.race([stopped, new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
     } finally {
       clearTimeout(timer);

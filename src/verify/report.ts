@@ -92,7 +92,8 @@ export function buildReport(
     agent: { name: 'deploy-witness', version: ctx.agentVersion },
     thing: ctx.thing ?? def?.coreThing ?? null,
     sequence: ctx.sequence ?? null,
-    requestId: ctx.requestId ?? expectation?.requestId ?? null,
+    // The request this report answers; an unsolicited report answers none.
+    requestId: ctx.requestId ?? null,
     generatedAt: ctx.now.toISOString(),
     status: verdict.status,
     expectation: expectation

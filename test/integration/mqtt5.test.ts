@@ -264,21 +264,22 @@ test('the last will reaches subscribers when the agent dies without disconnectin
     will: { topic, payload: offline, qos: 1, retain: true, kind: 'heartbeat' },
   };
 
-  // A clean stop sends DISCONNECT: no will. The marker, published after, proves it.
+  // A clean stop sends DISCONNECT with the will: a stopped agent is offline too.
   const polite = await childTransport({ ...base, clientId: defaultClientId('polite') });
   await polite.waitLine('connected');
   polite.child.stdin!.write('stop\n');
   await polite.waitLine('stopped');
   await polite.exited;
+  await sub.waitFor((m) => m.payload === offline);
   await broker.publish(topic, 'marker');
   await sub.waitFor((m) => m.payload === 'marker');
-  assert.deepEqual(sub.messages.map((m) => m.payload), ['marker']);
+  assert.deepEqual(sub.messages.map((m) => m.payload), [offline, 'marker']);
 
   const killed = await childTransport({ ...base, clientId: defaultClientId('killed') });
   await killed.waitLine('connected');
   killed.child.kill('SIGKILL');
   await killed.exited;
-  const will = await sub.waitFor((m) => m.payload === offline);
+  const will = await sub.waitFor((m) => m.payload === offline && sub.messages.indexOf(m) > 1);
   assert.equal(will.topic, topic);
   await sub.close();
 

@@ -117,8 +117,9 @@ test('expected and report/get: answered at once, request IDs echoed, bad input a
   const before = sub.messages.length;
   await broker.publish(`${s.base}/report/get`, 'please');
   const plain = json<Report>(await sub.waitFor((m) => sub.messages.indexOf(m) >= before && json<Report>(m).sequence! > got.sequence!, WAIT));
-  // Nothing to echo: never the previous request's ID (a report falls back to its expectation's).
-  assert.equal(plain.requestId, 'req-0001');
+  // Nothing to echo: never the previous request's ID, nor the expectation's (that one is in expectation.requestId).
+  assert.equal(plain.requestId, null);
+  assert.equal(plain.expectation?.requestId, 'req-0001');
   assert.equal(agent.running, true);
 
   // The expectation is on disk: a restarted agent judges against it from its first report.

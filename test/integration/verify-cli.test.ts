@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { tempCore } from '../lib/core.js';
 
 const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
@@ -25,6 +26,7 @@ function run(args: string[], stdin?: string): Promise<{ code: number | null; std
 async function schemaValidator() {
   const schema = JSON.parse(await readFile(join(process.cwd(), 'schema/report.schema.json'), 'utf8'));
   const ajv = new Ajv2020({ allErrors: true, strict: false });
+  addFormats.default(ajv);
   return ajv.compile(schema);
 }
 

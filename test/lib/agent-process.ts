@@ -2,6 +2,8 @@
 // its own environment. Collects the JSON log lines it writes (stderr when
 // reports would go to stdout), with event-driven waits on them, and stops it
 // with SIGTERM or SIGKILL. Every child started here is killed at process exit.
+// Around it, what the service tests and the MQTT bench share: a simulated core
+// whose flow keeps running, spool and sequence checks, and a slow nucleus.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
