@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
+import { onLines } from '../lib/lines.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/bin.js');
 const WAIT_MS = 30_000;
@@ -36,28 +37,21 @@ interface Run {
 }
 
 function collect(stream: NodeJS.ReadableStream, into: Stream, bus: EventEmitter, name: string): void {
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    rest += chunk;
-    const lines = rest.split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      let doc: unknown;
-      try {
-        doc = JSON.parse(line);
-      } catch {
-        doc = undefined;
-      }
-      if (doc && typeof doc === 'object') {
-        into.docs.push(doc as Doc);
-        if (into.docs.length > MAX_LINES) into.docs.shift();
-        bus.emit(name, doc);
-      } else {
-        into.text.push(line);
-        if (into.text.length > MAX_LINES) into.text.shift();
-      }
+  onLines(stream, (line) => {
+    if (!line.trim()) return;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line);
+    } catch {
+      doc = undefined;
+    }
+    if (doc && typeof doc === 'object') {
+      into.docs.push(doc as Doc);
+      if (into.docs.length > MAX_LINES) into.docs.shift();
+      bus.emit(name, doc);
+    } else {
+      into.text.push(line);
+      if (into.text.length > MAX_LINES) into.text.shift();
     }
   });
 }

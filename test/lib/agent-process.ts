@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCore, type CoreSpec, type MadeCore } from '../../scripts/simulated-core.js';
 import { decodeFrame, FrameSplitter } from './ipc-frames.js';
+import { onLines } from './lines.js';
 
 /** dist/src/cli/bin.js, found from this file's place in dist/test/lib. */
 export const AGENT_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/bin.js');
@@ -22,7 +23,6 @@ export const AGENT_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 /** The Greengrass variables a test process may have inherited: a child gets them only when asked. */
 const GREENGRASS_ENV = ['AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT', 'SVCUID', 'AWS_IOT_THING_NAME', 'DEPLOY_WITNESS_FAULT'];
 const MAX_LINES = 5_000;
-const MAX_LINE_CHARS = 1_000_000;
 
 export interface LogLine {
   level: string;
@@ -71,18 +71,6 @@ process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-/** Calls fn on each complete line; a line longer than the cap is dropped. */
-function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    rest += chunk;
-    const lines = rest.split('\n');
-    rest = lines.pop() ?? '';
-    if (rest.length > MAX_LINE_CHARS) rest = '';
-    for (const line of lines) fn(line);
-  });
-}
 
 export function startAgentProcess(opts: AgentProcessOptions): AgentProcess {
   const env: NodeJS.ProcessEnv = { ...process.env };

@@ -9,6 +9,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCerts, type Certs } from './certs.js';
+import { onLines } from './lines.js';
 
 export interface Received {
   topic: string;
@@ -110,18 +111,6 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** Calls fn on each complete line of a stream. */
-function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    rest += chunk;
-    const lines = rest.split('\n');
-    rest = lines.pop() ?? '';
-    if (rest.length > 1_000_000) rest = ''; // a line that never ends is noise
-    for (const line of lines) fn(line);
-  });
-}
 
 function configText(o: { port: number; tls: boolean; certs: Certs; logFile: string; aclFile?: string }): string {
   const lines = [
