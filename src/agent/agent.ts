@@ -229,7 +229,10 @@ export class Agent {
     if (w.heartbeat) this.pendingHeartbeat = true;
     if (w.report) {
       // Two requests before we get to them: one report answers both, with the newest request ID.
-      this.pendingReport = { force: true, requestId: w.report.requestId ?? this.pendingReport?.requestId ?? null };
+      this.pendingReport = {
+        force: w.report.force || this.pendingReport?.force === true,
+        requestId: w.report.requestId ?? this.pendingReport?.requestId ?? null,
+      };
     }
     this.running ??= this.run().finally(() => {
       this.running = null;
