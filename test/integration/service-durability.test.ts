@@ -46,8 +46,11 @@ const seqOf = (m: Received) => (JSON.parse(m.payload) as Report).sequence!;
 const distinct = (msgs: readonly Received[]) => [...new Set(msgs.map(seqOf))];
 
 /** Waits for the agent's next report log line, after `than`. */
-const nextReport = (agent: AgentProcess, than: number) =>
-  agent.waitForLog((l) => l.message === 'report' && (l.sequence as number) > than, WAIT).then((l) => l.sequence as number);
+const nextReport = (agent: AgentProcess, than: number, ms = WAIT) =>
+  agent.waitForLog((l) => l.message === 'report' && (l.sequence as number) > than, ms).then((l) => l.sequence as number);
+
+/** Reconnecting after an outage waits out the client's backoff (capped at 60 s, jittered). */
+const RECONNECT_WAIT = 150_000;
 
 /** Changes a deployed file so that each call is a new verdict (the digest differs each time). */
 async function tamper(d: DirectCore, i: number): Promise<void> {
@@ -102,8 +105,8 @@ test('broker stopped for 30 s while the verdict changes: every report delivered 
   sub = await brokerBack(agent, `${d.base}/report`);
   t.after(() => sub.close());
   // After the spooled ones, the report the reconnection triggers.
-  const reconnect = await nextReport(agent, last);
-  await sub.waitFor((m) => seqOf(m) === reconnect, 240_000);
+  const reconnect = await nextReport(agent, last, RECONNECT_WAIT);
+  await sub.waitFor((m) => seqOf(m) === reconnect, RECONNECT_WAIT);
 
   const received = distinct(sub.messages);
   assert.deepEqual(received.filter((s) => s <= last), during, `before the outage ${before}, after ${received}`);
