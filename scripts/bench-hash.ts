@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHasher } from '../src/observe/hash.js';
 import { hashTree } from '../src/observe/tree.js';
+import { digestsByPath } from '../src/verify/digest.js';
 import type { FileDigest, TreeObservation } from '../src/observe/types.js';
 
 const MIB = 1024 * 1024;
@@ -139,9 +140,7 @@ export function opensslBytesPerSecond(): number {
 }
 
 function previousOf(tree: TreeObservation): Map<string, FileDigest> {
-  const m = new Map<string, FileDigest>();
-  for (const u of tree.units) for (const [k, v] of Object.entries(u.files)) m.set(k === '' ? u.path : `${u.path}/${k}`, v);
-  return m;
+  return digestsByPath(tree.units);
 }
 
 interface Run {

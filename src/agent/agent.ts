@@ -17,6 +17,7 @@ import { SequenceCounter } from '../state/sequence.js';
 import type { Expectation } from '../verify/expectation.js';
 import { finding, type Finding } from '../verify/findings.js';
 import { buildReport, type Checks, type Report } from '../verify/report.js';
+import { digestsByPath } from '../verify/digest.js';
 import { judge, type Verdict } from '../verify/verdict.js';
 import { applyChanges, planChanges } from './incremental.js';
 import { LogTracker } from './log-tracker.js';
@@ -315,10 +316,7 @@ export class Agent {
   // ---- the work itself ----
 
   private previousDigests(): Map<string, FileDigest> {
-    const m = new Map<string, FileDigest>();
-    const units = this.obs?.tree.units ?? this.baseline?.units ?? [];
-    for (const u of units) for (const [k, d] of Object.entries(u.files)) m.set(k === '' ? u.path : `${u.path}/${k}`, d);
-    return m;
+    return digestsByPath(this.obs?.tree.units ?? this.baseline?.units ?? []);
   }
 
   /**

@@ -4,8 +4,7 @@
 import { posix } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Hasher } from '../observe/hash.js';
-import { observeFlowResources, observeRuntimeFiles, readGroup } from '../observe/observe.js';
-import { deployedUnits } from '../observe/places.js';
+import { observeFlowResources, observeRuntimeFiles, readGroup, unitsToHash, volatileFilter } from '../observe/observe.js';
 import { hashTree } from '../observe/tree.js';
 import type { Observation, UnitDigest } from '../observe/types.js';
 import { treeDigest, unitDigest } from '../verify/digest.js';
@@ -97,15 +96,11 @@ export async function applyChanges(
   const units = new Map(obs.tree.units.map((u) => [u.path, u]));
   const touchedUnits = new Set<string>();
   if (plan.relist) {
-    const wanted = await deployedUnits(root, layout);
-    for (const r of obs.flowResources) {
-      const p = r.archive?.path;
-      if (p && !wanted.some((u) => under(p, u))) wanted.push(p);
-    }
+    const wanted = await unitsToHash(root, layout, obs.flowResources);
     for (const path of [...units.keys()]) if (!wanted.includes(path)) units.delete(path);
     const added = wanted.filter((p) => !units.has(p));
     if (added.length > 0) {
-      const got = await hashTree(root, added, { hasher, exclude: volatile(config) });
+      const got = await hashTree(root, added, { hasher, exclude: volatileFilter(layout) });
       for (const u of got.tree.units) units.set(u.path, u);
       fresh.push(...got.findings);
       added.forEach((p) => touched.add(p));
@@ -121,7 +116,7 @@ export async function applyChanges(
     const unit = touchedUnits.has(found.path) ? found : { ...found, files: { ...found.files } };
     touchedUnits.add(unit.path);
     units.set(unit.path, unit);
-    const got = await hashTree(root, [p], { hasher, exclude: volatile(config) });
+    const got = await hashTree(root, [p], { hasher, exclude: volatileFilter(layout) });
     const sub = got.tree.units[0];
     if (sub) splice(unit, p, sub);
     fresh.push(...got.findings);
@@ -140,9 +135,4 @@ export async function applyChanges(
   obs.findings = obs.findings.filter((f) => !(f.path && [...touched].some((t) => under(f.path!, t)))).concat(fresh);
   obs.observedAt = deps.now().toISOString();
   return result;
-}
-
-export function volatile(config: Config): (p: string) => boolean {
-  const set = new Set(config.layout.runtimeVolatile.map((v) => posix.join(config.layout.thingsGraphDir, v)));
-  return (p) => set.has(p);
 }

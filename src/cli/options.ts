@@ -34,14 +34,18 @@ export interface CommonValues {
 }
 
 /** Builds the configuration; throws ConfigError on a bad file or flag. */
-export async function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  let c = defaultConfig(env);
-  if (values.config) c = applyConfig(c, await readConfigFile(values.config), values.config);
+/** The common flags as raw configuration keys (paths made absolute). */
+export function commonFlags(values: CommonValues): Record<string, unknown> {
   const flags: Record<string, unknown> = {};
   if (values.root !== undefined) flags.root = resolve(values.root);
   if (values.state !== undefined) flags.stateDir = resolve(values.state);
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
   if (values['hash-rate'] !== undefined) flags.hashRateLimitMBps = values['hash-rate'];
-  c = applyConfig(c, flags, 'flags');
-  return c;
+  return flags;
+}
+
+export async function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  let c = defaultConfig(env);
+  if (values.config) c = applyConfig(c, await readConfigFile(values.config), values.config);
+  return applyConfig(c, commonFlags(values), 'flags');
 }

@@ -5,7 +5,7 @@ import { Service } from '../agent/service.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { JsonLinesSink } from '../report/sink.js';
 import { VERSION } from '../version.js';
-import { COMMON_HELP, COMMON_OPTIONS } from './options.js';
+import { COMMON_HELP, COMMON_OPTIONS, commonFlags } from './options.js';
 import { loadExpectation } from './verify.js';
 import { UsageError, type CommandIO } from './io.js';
 import { ConfigError } from '../config/config.js';
@@ -61,11 +61,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     io.stdout.write(RUN_HELP);
     return 0;
   }
-  const flags: Record<string, unknown> = {};
-  if (values.root !== undefined) flags.root = resolve(values.root);
-  if (values.state !== undefined) flags.stateDir = resolve(values.state);
-  if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
-  if (values['hash-rate'] !== undefined) flags.hashRateLimitMBps = values['hash-rate'];
+  const flags = commonFlags(values);
   if (values.thing !== undefined) flags.thingName = values.thing;
   const mqtt: Record<string, unknown> = {};
   if (values.endpoint !== undefined) mqtt.endpoint = values.endpoint;

@@ -102,31 +102,43 @@ export async function observeFlowResources(
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-export async function observe(opts: ObserveOptions): Promise<Observation> {
-  const { root, layout } = opts;
-  const now = opts.now ?? (() => new Date());
-  const volatile = new Set(layout.runtimeVolatile.map((v) => rel(layout.thingsGraphDir, v)));
+/** Files under the Things Graph folder that change at run time: presence only, never hashed. */
+export function volatileFilter(layout: LayoutConfig): (p: string) => boolean {
+  const set = new Set(layout.runtimeVolatile.map((v) => rel(layout.thingsGraphDir, v)));
+  return (p) => set.has(p);
+}
 
-  const group = await readGroup(root, layout);
-  const flowResources = await observeFlowResources(root, layout, opts.archiveLimits);
-  const runtimeFiles = await observeRuntimeFiles(root, layout);
-  const logFindings: Finding[] = [];
-  const { thingsGraphLog, runtimeLog } = opts.logs
-    ? opts.logs()
-    : {
-        thingsGraphLog: await readThingsGraphLog(root, layout, compilePatterns(opts.logPatterns), { findings: logFindings, timeline: true }),
-        runtimeLog: await readRuntimeLog(root, layout, compilePatterns(opts.logPatterns), { findings: logFindings }),
-      };
-
-  // Flow archives outside every deployed unit get a unit of their own, so drift covers them too.
+/** The baseline units, plus a unit of its own for each flow archive outside them, so drift covers it too. */
+export async function unitsToHash(root: string, layout: LayoutConfig, flowResources: FlowResource[]): Promise<string[]> {
   const units = await deployedUnits(root, layout);
   for (const r of flowResources) {
     const p = r.archive?.path;
     if (p && !units.some((u) => p === u || p.startsWith(`${u}/`))) units.push(p);
   }
+  return units;
+}
+
+export async function observe(opts: ObserveOptions): Promise<Observation> {
+  const { root, layout } = opts;
+  const now = opts.now ?? (() => new Date());
+
+  const group = await readGroup(root, layout);
+  const flowResources = await observeFlowResources(root, layout, opts.archiveLimits);
+  const runtimeFiles = await observeRuntimeFiles(root, layout);
+  const logFindings: Finding[] = [];
+  const readLogs = async () => {
+    const patterns = compilePatterns(opts.logPatterns);
+    return {
+      thingsGraphLog: await readThingsGraphLog(root, layout, patterns, { findings: logFindings, timeline: true }),
+      runtimeLog: await readRuntimeLog(root, layout, patterns, { findings: logFindings }),
+    };
+  };
+  const { thingsGraphLog, runtimeLog } = opts.logs ? opts.logs() : await readLogs();
+
+  const units = await unitsToHash(root, layout, flowResources);
   const { tree, findings: treeFindings } = await hashTree(root, units, {
     hasher: opts.hasher,
-    exclude: (p: string) => volatile.has(p),
+    exclude: volatileFilter(layout),
     ...(opts.previous ? { previous: opts.previous } : {}),
     trustUnchangedStat: opts.trustUnchangedStat ?? false,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

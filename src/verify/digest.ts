@@ -85,6 +85,13 @@ export function filePath(unitPath: string, key: string): string {
   return `${unitPath}/${key}`;
 }
 
+/** Every file digest of some units, keyed by root-relative path (what a rescan may trust). */
+export function digestsByPath<T>(units: { path: string; files: Record<string, T> }[]): Map<string, T> {
+  const m = new Map<string, T>();
+  for (const u of units) for (const [k, d] of Object.entries(u.files)) m.set(filePath(u.path, k), d);
+  return m;
+}
+
 function facts(f: FileFacts): FileFacts {
   return { sha256: f.sha256, size: f.size, mode: f.mode };
 }
