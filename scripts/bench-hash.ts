@@ -11,8 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHasher } from '../src/observe/hash.js';
 import { hashTree } from '../src/observe/tree.js';
-import { digestsByPath } from '../src/verify/digest.js';
-import type { FileDigest, TreeObservation } from '../src/observe/types.js';
+import { digestsByPath } from '../src/model/digest.js';
+import type { FileDigest, TreeObservation } from '../src/model/observation.js';
 
 const MIB = 1024 * 1024;
 const UNITS = 20;

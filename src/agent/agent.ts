@@ -9,15 +9,17 @@ import type { Logger } from '../log.js';
 import type { Hasher } from '../observe/hash.js';
 import { compilePatterns } from '../observe/log-lines.js';
 import { observe, readGroup } from '../observe/observe.js';
-import type { FileDigest, Observation } from '../observe/types.js';
+import type { FileDigest, Observation } from '../model/observation.js';
 import { heartbeat } from '../report/protocol.js';
 import type { ReportSink } from '../report/sink.js';
-import { loadBaseline, type Baseline } from '../state/baseline.js';
+import type { Baseline } from '../model/baseline.js';
+import { loadBaseline } from '../state/baseline.js';
 import { SequenceCounter } from '../state/sequence.js';
 import type { Expectation } from '../verify/expectation.js';
-import { finding, type Finding } from '../verify/findings.js';
+import { finding, type Finding } from '../model/findings.js';
 import { buildReport, type Checks, type Report } from '../verify/report.js';
-import { digestsByPath } from '../verify/digest.js';
+import { digestsByPath } from '../model/digest.js';
+import type { HealthProvider } from '../health/provider.js';
 import { judge, type Verdict } from '../verify/verdict.js';
 import { applyChanges, planChanges } from './incremental.js';
 import { LogTracker } from './log-tracker.js';
@@ -26,17 +28,6 @@ import { countWatches, maxUserWatches } from './watch-budget.js';
 import { Watcher } from './watcher.js';
 
 export type AgentState = 'starting' | 'watching' | 'degraded' | 'stopping' | 'stopped';
-
-/** Local health (issue 5) plugs in here: a section for reports and findings for the verdict. */
-export interface HealthProvider {
-  evaluate(obs: Observation, now: Date, agent: { watcher: string; spoolDepth?: number }): Promise<{
-    section: unknown;
-    findings: Finding[];
-    /** When the verdict would change with nothing new logged (a flow window lapsing). */
-    nextCheckAt?: Date;
-  }>;
-  close?(): void;
-}
 
 export interface AgentDeps {
   config: Config;

@@ -3,12 +3,13 @@
 // rehashed, one archive re-inspected, one group.json re-read.
 import { posix } from 'node:path';
 import type { Config } from '../config/config.js';
+import { flowFolderPattern } from '../model/flow-names.js';
 import type { Hasher } from '../observe/hash.js';
 import { observeFlowResources, observeRuntimeFiles, readGroup, unitsToHash, volatileFilter } from '../observe/observe.js';
 import { hashTree } from '../observe/tree.js';
-import type { Observation, UnitDigest } from '../observe/types.js';
-import { treeDigest, unitDigest } from '../verify/digest.js';
-import type { Finding } from '../verify/findings.js';
+import type { Observation, UnitDigest } from '../model/observation.js';
+import { treeDigest, unitDigest } from '../model/digest.js';
+import type { Finding } from '../model/findings.js';
 
 export interface ChangePlan {
   group: boolean;
@@ -27,7 +28,7 @@ export function planChanges(paths: Iterable<string>, layout: Config['layout'], u
   const plan: ChangePlan = { group: false, runtimeFiles: false, flows: false, relist: false, files: [] };
   const flowRe = new RegExp(layout.flowArchivePattern);
   // Unpacked flow folders are named like the archive without .tar.gz (the rule findFlowPlaces uses).
-  const folderRe = new RegExp(layout.flowArchivePattern.replace(/\\\.tar\\\.gz\$?$/, '$'));
+  const folderRe = flowFolderPattern(layout.flowArchivePattern);
   const inFlowFolder = (p: string) => layout.flowSearchPaths.some((s) => under(p, s)) && p.split('/').some((seg) => folderRe.test(seg));
   for (const p of paths) {
     if (p === layout.groupJson) plan.group = true;

@@ -7,7 +7,7 @@ import type { LayoutConfig } from '../config/layout.js';
 import { LogCursor } from '../observe/log-cursor.js';
 import { classifyLine, type CompiledPatterns } from '../observe/log-lines.js';
 import { findLogFiles, readLogLines, RuntimeLogReducer, ThingsGraphLogReducer } from '../observe/logs.js';
-import type { RuntimeLogObservation, ThingsGraphLogObservation } from '../observe/types.js';
+import type { RuntimeLogObservation, ThingsGraphLogObservation } from '../model/observation.js';
 
 type Reducer = ThingsGraphLogReducer | RuntimeLogReducer;
 

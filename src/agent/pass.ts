@@ -2,13 +2,14 @@
 // for the observed group version, judge, and build the report. Shared by
 // `deploy-witness verify` and the running agent.
 import type { Config } from '../config/config.js';
-import type { HealthProvider } from './agent.js';
+import type { HealthProvider } from '../health/provider.js';
 import type { Hasher } from '../observe/hash.js';
 import { observe } from '../observe/observe.js';
-import type { FileDigest, Observation } from '../observe/types.js';
-import { loadOrCreateBaseline, type Baseline } from '../state/baseline.js';
+import type { FileDigest, Observation } from '../model/observation.js';
+import type { Baseline } from '../model/baseline.js';
+import { loadOrCreateBaseline } from '../state/baseline.js';
 import type { Expectation } from '../verify/expectation.js';
-import { finding } from '../verify/findings.js';
+import { finding } from '../model/findings.js';
 import { buildReport, type BaselineState, type Checks, type Report } from '../verify/report.js';
 import { judge, type Verdict } from '../verify/verdict.js';
 

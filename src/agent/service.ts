@@ -24,7 +24,8 @@ import { loadStoredExpectation, saveExpectation } from '../state/expectation-sto
 import { acquireLock, type Lock } from '../state/lock.js';
 import { parseExpectation, type Expectation } from '../verify/expectation.js';
 import type { Report } from '../verify/report.js';
-import { Agent, validateSchedules, type HealthProvider } from './agent.js';
+import type { HealthProvider } from '../health/provider.js';
+import { Agent, validateSchedules } from './agent.js';
 
 export type Mode = 'ipc' | 'mqtt' | 'local';
 

@@ -1,10 +1,11 @@
 // Is the flow actually running? Pure: judges what ThingsGraph.log said against
 // a clock reading. Times that are only upper bounds (a file's mtime) can only
 // delay an error here, never raise one early.
-import type { ThingsGraphLogObservation } from '../observe/types.js';
-import { MAX_TIMELINE, type FlowTimeline } from '../observe/logs.js';
+import type { ThingsGraphLogObservation } from '../model/observation.js';
+import { MAX_TIMELINE } from '../observe/logs.js';
+import type { FlowTimeline } from '../model/observation.js';
 import { parseTriggerCadence } from '../observe/log-lines.js';
-import { finding, type Finding } from '../verify/findings.js';
+import { finding, type Finding } from '../model/findings.js';
 
 export interface FlowHealthOptions {
   /** Window when the log names no fixed trigger cadence. */

@@ -3,7 +3,7 @@
 import { readFile, stat, statfs } from 'node:fs/promises';
 import { freemem, loadavg, totalmem, uptime } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { finding, type Finding } from '../verify/findings.js';
+import { finding, type Finding } from '../model/findings.js';
 
 export interface DiskHealth {
   /** The first requested path on this file system (as given). */

@@ -1,8 +1,8 @@
 // Pure checks on tar entries: what an entry is, whether extracting it could
 // escape or harm its folder, and whether an archive stays inside its limits.
 import type { ArchiveLimits } from '../config/layout.js';
-import { finding, type Finding, type FindingCode } from '../verify/findings.js';
-import type { EntryType } from './types.js';
+import { finding, type Finding, type FindingCode } from '../model/findings.js';
+import type { EntryType } from '../model/observation.js';
 
 /** Longest entry path accepted (Linux PATH_MAX); longer ones only cost memory. */
 export const MAX_ENTRY_PATH_BYTES = 4096;

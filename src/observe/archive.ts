@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from '../config/layout.js';
-import { finding, type Finding } from '../verify/findings.js';
+import { finding, type Finding } from '../model/findings.js';
 import {
   entryLimitBreach,
   FindingCap,
@@ -18,7 +18,7 @@ import {
   streamLimitBreach,
   unsafeEntryReason,
 } from './archive-safety.js';
-import type { ArchiveEntry, ArchiveInspection } from './types.js';
+import type { ArchiveEntry, ArchiveInspection } from '../model/observation.js';
 
 const READ_CHUNK = 64 * 1024;
 /** Pax and GNU long-name records above this are not legitimate flow archives. */

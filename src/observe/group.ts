@@ -1,5 +1,5 @@
 // Parses a Greengrass v1 group.json. Pure: text in, GroupObservation out.
-import type { GroupDefinition, GroupObservation } from './types.js';
+import type { GroupDefinition, GroupObservation } from '../model/observation.js';
 
 /** Connector ARNs, IDs or Lambda names that mean "the Things Graph connector". */
 export const DEFAULT_CONNECTOR_PATTERN = 'things[-_ ]?graph';

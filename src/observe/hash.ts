@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { constants, promises as fsp, type Stats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createRateLimiter, type RateLimiter } from './rate-limit.js';
-import type { FileDigest } from './types.js';
+import type { FileDigest } from '../model/observation.js';
 
 /** Read size. 128-256 KiB measured fastest: the chunk stays in L2 between read and hash. */
 export const CHUNK_SIZE = 256 * 1024;

@@ -3,8 +3,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ArchiveLimits, LayoutConfig, LogPatterns } from '../config/layout.js';
-import { stripArchiveExt } from '../verify/verdict.js';
-import type { Finding } from '../verify/findings.js';
+import { stripArchiveExt } from '../model/flow-names.js';
+import type { Finding } from '../model/findings.js';
 import { inspectArchive } from './archive.js';
 import { parseGroupJson } from './group.js';
 import { compilePatterns, readRuntimeLog, readThingsGraphLog } from './logs.js';
@@ -13,7 +13,7 @@ import { hashTree } from './tree.js';
 import type { Hasher } from './hash.js';
 import type {
   ArchiveInspection, FileDigest, FlowResource, GroupObservation, Observation, RuntimeLogObservation, ThingsGraphLogObservation,
-} from './types.js';
+} from '../model/observation.js';
 import { compareFolderToArchive } from './unpacked.js';
 
 export interface ObserveOptions {

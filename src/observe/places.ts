@@ -3,6 +3,7 @@
 import { readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayoutConfig } from '../config/layout.js';
+import { flowFolderPattern } from '../model/flow-names.js';
 
 /** POSIX join for root-relative paths (reports use / on every platform). */
 export function rel(...parts: string[]): string {
@@ -54,7 +55,7 @@ const MAX_DEPTH = 6;
 /** Walks the search paths (bounded depth, no symlinks) for flow archives and folders. */
 export async function findFlowPlaces(root: string, layout: LayoutConfig): Promise<FlowPlaces> {
   const archiveRe = new RegExp(layout.flowArchivePattern);
-  const folderRe = new RegExp(layout.flowArchivePattern.replace(/\\\.tar\\\.gz\$?$/, '$'));
+  const folderRe = flowFolderPattern(layout.flowArchivePattern);
   const out: FlowPlaces = { archives: [], folders: [] };
   const seen = new Set<string>();
   const walk = async (relDir: string, depth: number): Promise<void> => {

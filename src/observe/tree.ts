@@ -5,10 +5,10 @@ import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { lstat as lstatCb, type Dirent, type Stats } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
-import { filePath, treeDigest, unitDigest } from '../verify/digest.js';
-import { finding, type Finding } from '../verify/findings.js';
+import { filePath, treeDigest, unitDigest } from '../model/digest.js';
+import { finding, type Finding } from '../model/findings.js';
 import { HashError, type FileHash, type Hasher } from './hash.js';
-import type { FileDigest, TreeObservation, UnitDigest } from './types.js';
+import type { FileDigest, TreeObservation, UnitDigest } from '../model/observation.js';
 
 export interface TreeProgress {
   /** Entries digested so far (hashed or trusted). */

@@ -9,10 +9,10 @@
 import type { Dir, Dirent } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import { posix, join } from 'node:path';
-import { finding, type Finding } from '../verify/findings.js';
+import { finding, type Finding } from '../model/findings.js';
 import { entryKey, FindingCap, hasTopFolder, stripTopFolder, unsafeEntryReason } from './archive-safety.js';
 import { CHUNK_SIZE, HashError, hashFile } from './hash.js';
-import type { ArchiveInspection } from './types.js';
+import type { ArchiveInspection } from '../model/observation.js';
 
 type FileHash =
   | { kind: 'file'; sha256: string }

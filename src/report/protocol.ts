@@ -1,7 +1,7 @@
 // The MQTT protocol the cloud relies on: topics, the report cut to fit AWS IoT
 // Core's 128 KB limit (with numbered parts for the rest of the findings), the
 // heartbeat and the named-shadow summary. Pure.
-import type { Finding } from '../verify/findings.js';
+import type { Finding } from '../model/findings.js';
 import type { Report } from '../verify/report.js';
 import type { OutboundMessage } from './transport.js';
 

@@ -2,18 +2,11 @@
 // the state folder so `verify` and a running agent judge drift the same way.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { UnitDigest } from '../observe/types.js';
+import type { Baseline } from '../model/baseline.js';
 import { writeFileAtomic } from './atomic.js';
 import { withLock } from './lock.js';
 
-export interface Baseline {
-  schemaVersion: 1;
-  groupId: string;
-  groupVersionId: string;
-  createdAt: string;
-  treeDigest: string;
-  units: UnitDigest[];
-}
+
 
 const SAFE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 

@@ -1,8 +1,8 @@
 // The report: the device's word, as one versioned JSON document (schema in
 // schema/report.schema.json). Pure: built from an observation and a verdict.
-import type { Observation } from '../observe/types.js';
+import type { Observation } from '../model/observation.js';
 import type { Expectation } from './expectation.js';
-import type { Finding, FindingCode } from './findings.js';
+import type { Finding, FindingCode } from '../model/findings.js';
 import type { Status, Verdict } from './verdict.js';
 
 export const REPORT_SCHEMA = 'deploy-witness/report';

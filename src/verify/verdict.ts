@@ -1,10 +1,11 @@
 // The verdict: a pure function of what was observed, the baseline and the
 // expectation. No I/O here, so every rule is testable on plain data.
-import type { Observation } from '../observe/types.js';
-import type { Baseline } from '../state/baseline.js';
-import { compareUnits } from './digest.js';
+import type { Observation } from '../model/observation.js';
+import type { Baseline } from '../model/baseline.js';
+import { compareUnits } from '../model/digest.js';
+import { stripArchiveExt } from '../model/flow-names.js';
 import { normalizeUrn, type Expectation } from './expectation.js';
-import { FINDING_CODES, finding, type Category, type Finding } from './findings.js';
+import { FINDING_CODES, finding, type Category, type Finding } from '../model/findings.js';
 
 export type Status = 'VERIFIED' | 'MISMATCH' | 'FAILED' | 'TAMPERED' | 'INCOMPLETE';
 export const STATUSES: readonly Status[] = ['VERIFIED', 'MISMATCH', 'FAILED', 'TAMPERED', 'INCOMPLETE'];
@@ -122,10 +123,6 @@ function runtimeFindings(obs: Observation, exp: Expectation | null, connector: b
     }));
   }
   return out;
-}
-
-export function stripArchiveExt(name: string): string {
-  return name.replace(/\.(tar\.gz|tgz)$/i, '');
 }
 
 function resourceFindings(obs: Observation, exp: Expectation | null): Finding[] {

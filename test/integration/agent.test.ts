@@ -13,7 +13,7 @@ import { createHasher } from '../../src/observe/hash.js';
 import type { Heartbeat } from '../../src/report/protocol.js';
 import type { ReportSink } from '../../src/report/sink.js';
 import { parseExpectation } from '../../src/verify/expectation.js';
-import type { FindingCode } from '../../src/verify/findings.js';
+import type { FindingCode } from '../../src/model/findings.js';
 import type { Report } from '../../src/verify/report.js';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
 

@@ -12,9 +12,9 @@ import { createGzip, gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from '../../src/config/layout.js';
 import { inspectArchive } from '../../src/observe/archive.js';
-import type { ArchiveInspection } from '../../src/observe/types.js';
+import type { ArchiveInspection } from '../../src/model/observation.js';
 import { compareFolderToArchive } from '../../src/observe/unpacked.js';
-import type { Finding } from '../../src/verify/findings.js';
+import type { Finding } from '../../src/model/findings.js';
 import { rawTar, ustarHeader, type RawEntry } from '../lib/evil-tar.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');

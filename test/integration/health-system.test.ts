@@ -12,7 +12,7 @@ import { DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS } from '../../src/config/layout.js
 import { compilePatterns } from '../../src/observe/log-lines.js';
 import { readThingsGraphLog, ThingsGraphLogReducer } from '../../src/observe/logs.js';
 import { LogCursor } from '../../src/observe/log-cursor.js';
-import type { ThingsGraphLogObservation } from '../../src/observe/types.js';
+import type { ThingsGraphLogObservation } from '../../src/model/observation.js';
 import { assessFlow, flowFindings } from '../../src/health/flow.js';
 import { diskFindings, systemHealth } from '../../src/health/system.js';
 import { createAgentMetrics } from '../../src/health/agent-metrics.js';

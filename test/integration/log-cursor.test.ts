@@ -9,7 +9,7 @@ import { DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS } from '../../src/config/layout.js
 import { compilePatterns } from '../../src/observe/log-lines.js';
 import { findLogFiles, readLogLines, readRuntimeLog, readThingsGraphLog } from '../../src/observe/logs.js';
 import { LogCursor } from '../../src/observe/log-cursor.js';
-import type { Finding } from '../../src/verify/findings.js';
+import type { Finding } from '../../src/model/findings.js';
 
 const golden = fileURLToPath(new URL('../../../test/golden/', import.meta.url));
 const p = compilePatterns(DEFAULT_LOG_PATTERNS);

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, isAtomicTemp } from '../../src/state/atomic.js';
 import { acquireLock, LockBusyError, withLock } from '../../src/state/lock.js';
-import { loadBaseline, loadOrCreateBaseline, type Baseline } from '../../src/state/baseline.js';
+import type { Baseline } from '../../src/model/baseline.js';
+import { loadBaseline, loadOrCreateBaseline } from '../../src/state/baseline.js';
 import { SequenceCounter } from '../../src/state/sequence.js';
 
 async function tmp(): Promise<string> {

@@ -21,8 +21,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import { createHasher, type Hasher } from '../../src/observe/hash.js';
 import { hashTree } from '../../src/observe/tree.js';
-import type { FileDigest, TreeObservation } from '../../src/observe/types.js';
-import { FINDING_CODES } from '../../src/verify/findings.js';
+import type { FileDigest, TreeObservation } from '../../src/model/observation.js';
+import { FINDING_CODES } from '../../src/model/findings.js';
 
 const SHA_ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
 const SHA_EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

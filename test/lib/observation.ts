@@ -1,5 +1,5 @@
 // A hand-written observation of a healthy core, for verdict unit tests.
-import type { Observation, UnitDigest } from '../../src/observe/types.js';
+import type { Observation, UnitDigest } from '../../src/model/observation.js';
 import type { Expectation } from '../../src/verify/expectation.js';
 
 export const URN = 'urn:tdm:us-east-1/123456789012/default:deployment:Door_V001';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { FileDigest, UnitDigest } from '../../src/observe/types.js';
-import { compareUnits, filePath, treeDigest, unitDigest, type FileFacts } from '../../src/verify/digest.js';
+import type { FileDigest, UnitDigest } from '../../src/model/observation.js';
+import { compareUnits, filePath, treeDigest, unitDigest, type FileFacts } from '../../src/model/digest.js';
 
 const SHA_ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'; // sha256("abc")
 const SHA_EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'; // sha256("")

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_LOG_PATTERNS } from '../../src/config/layout.js';
 import { classifyLine, compilePatterns, LineSplitter, parseTriggerCadence, type LogEvent } from '../../src/observe/log-lines.js';
 import { MAX_TIMELINE, reduceThingsGraphLog, ThingsGraphLogReducer } from '../../src/observe/logs.js';
-import type { ThingsGraphLogObservation } from '../../src/observe/types.js';
+import type { ThingsGraphLogObservation } from '../../src/model/observation.js';
 import { assessFlow, flowFindings, flowHealth, flowWindow, formatDuration } from '../../src/health/flow.js';
 import { diskFindings, parseMemAvailable, type DiskHealth } from '../../src/health/system.js';
 import { buildHealth, type HealthInput } from '../../src/health/health.js';

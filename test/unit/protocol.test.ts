@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyInbound, fitReport, heartbeat, offlineHeartbeat, reportMessages, shadowSummary, topicsFor, MAX_SHADOW } from '../../src/report/protocol.js';
 import { buildReport, type Report } from '../../src/verify/report.js';
-import { finding } from '../../src/verify/findings.js';
+import { finding } from '../../src/model/findings.js';
 import { judge } from '../../src/verify/verdict.js';
 import { healthyObservation, expectation } from '../lib/observation.js';
 

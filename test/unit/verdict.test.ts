@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judge, statusOf } from '../../src/verify/verdict.js';
-import { finding } from '../../src/verify/findings.js';
-import type { Baseline } from '../../src/state/baseline.js';
+import { finding } from '../../src/model/findings.js';
+import type { Baseline } from '../../src/model/baseline.js';
 import { expectation, healthyObservation, unit, URN } from '../lib/observation.js';
 
 const codes = (v: { findings: { code: string }[] }) => v.findings.map((f) => f.code).sort();

@@ -1,6 +1,5 @@
 // What observing a core yields. Plain data: the verifier judges it without I/O.
-import type { Finding } from '../verify/findings.js';
-import type { FlowActivity } from './logs.js';
+import type { Finding } from './findings.js';
 
 export interface GroupDefinition {
   arn: string;
@@ -121,4 +120,45 @@ export interface Observation {
   tree: TreeObservation;
   /** I/O problems met while observing (unreadable files and such). */
   findings: Finding[];
+}
+
+/** A short summary of flow activity since the newest bootstrap (or the log's start). */
+export interface FlowActivity {
+  /** StartFlowExecution lines seen. */
+  executions: number;
+  lastStartAt?: string;
+  lastFlowInstanceId?: string;
+  lastFlowType?: string;
+  transitionsSucceeded: number;
+  transitionsFailed: number;
+  /** Lines at ERROR/FATAL level, whatever they say. */
+  errors: number;
+  warnings: number;
+  /** Newest error lines, oldest first, at most MAX_ERROR_LINES. */
+  lastErrors: string[];
+  /** The newest trigger expression, e.g. "every 10 seconds". */
+  triggerExpression?: string;
+  /** When things happened, for windowed health; only when the reducer was asked for it. */
+  timeline?: FlowTimeline;
+}
+
+/**
+ * Times (ISO-8601 UTC) of the newest runtime run, bounded: at most
+ * MAX_TIMELINE starts and failures each, oldest first. Lines with neither a
+ * timestamp nor a fallback time cannot be placed and are left out.
+ */
+export interface FlowTimeline {
+  /** Flow-execution starts (StartFlowExecution lines). */
+  starts: string[];
+  /** Failed transitions and ERROR/FATAL lines, one entry per line; text clipped to MAX_FAILURE_TEXT. */
+  failures: { at: string; text: string }[];
+  bootstrapAt?: string;
+  /** The first registration of the run: the run's start when its bootstrap rotated away. */
+  registeredAt?: string;
+  initializedAt?: string;
+  /**
+   * Some kept time is a file's mtime, not the line's own: an upper bound on when
+   * the line was written. Health treats such times as "no later than".
+   */
+  timesAreBounds: boolean;
 }

@@ -10,7 +10,7 @@
 // serialization reads back one way only. Mode is the full st_mode (type and
 // permission bits), so a symlink never collides with a file of equal content.
 import { createHash } from 'node:crypto';
-import type { UnitDigest } from '../observe/types.js';
+import type { UnitDigest } from './observation.js';
 
 export const UNIT_DIGEST_HEADER = 'dw-unit-v1\n';
 export const TREE_DIGEST_HEADER = 'dw-tree-v1\n';

@@ -1,0 +1,13 @@
+// The baseline: digests of every deployed file for one group version, as the
+// state folder keeps it. The shape lives here so the pure verdict can read it
+// without depending on how it is stored.
+import type { UnitDigest } from './observation.js';
+
+export interface Baseline {
+  schemaVersion: 1;
+  groupId: string;
+  groupVersionId: string;
+  createdAt: string;
+  treeDigest: string;
+  units: UnitDigest[];
+}
