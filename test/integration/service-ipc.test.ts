@@ -160,7 +160,7 @@ test('flags win over the component configuration, and a configuration change app
   assert.ok(!s.server.publishes.some((p) => p.topicName.includes('FromConfiguration')), 'the flag won');
 
   // Another prefix needs its own accessControl: a deployment merges both.
-  s.server.updateConfiguration(['accessControl'], JSON.parse(JSON.stringify(RECIPE_ACCESS_CONTROL).replaceAll('deploy-witness/', 'witness2/')));
+  s.server.updateConfiguration(['accessControl'], JSON.parse(JSON.stringify(RECIPE_ACCESS_CONTROL).replaceAll('"deploy-witness/', '"witness2/')));
   assert.ok(s.server.updateConfiguration(['topicPrefix'], 'witness2') >= 1);
   const moved = await s.waitReport(() => true, 'witness2');
   assert.equal(moved.thing, s.thing);
