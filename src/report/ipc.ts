@@ -108,7 +108,14 @@ class LogLimiter {
   }
 }
 
-/** A cancel controller for the SDK that also rejects our own promise with a real Error. */
+/**
+ * The cancel controller handed to the SDK: cancel() rejects our own promise with a real Error,
+ * and lets go of the SDK's listeners without calling them. The SDK creates the promise that its
+ * listener rejects before it awaits it (eventstream_rpc.js, RequestResponseOperation and
+ * StreamingOperation activate()), so a cancel at the wrong moment (stop() or a timeout while a
+ * request is still being sent) would be an unhandled rejection, and the process would go down
+ * with it. The operation left behind ends with its stream or its connection.
+ */
 class Call {
   private listeners = new Set<() => void>();
   private cancelled = false;
@@ -118,17 +125,13 @@ class Call {
     if (this.cancelled) return;
     this.cancelled = true;
     this.onCancel(reason);
-    for (const l of this.listeners) l();
     this.listeners.clear();
   }
   hasBeenCancelled(): boolean {
     return this.cancelled;
   }
   addListener(l: () => void): (() => void) | undefined {
-    if (this.cancelled) {
-      l();
-      return undefined;
-    }
+    if (this.cancelled) return undefined;
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
