@@ -6,7 +6,7 @@
 // component configuration changes.
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import { applyConfig, ConfigError, defaultConfig, type Config } from '../config/config.js';
+import { applyConfig, ConfigError, defaultConfig, defaultStateDir, type Config } from '../config/config.js';
 import { readConfigFile } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { createHasher, type Hasher } from '../observe/hash.js';
@@ -147,7 +147,10 @@ export class Service {
       this.mode = 'ipc';
       // Loaded only here: the SDK and its native library cost ~20 MB of memory.
       const { IpcTransport } = await import('../report/ipc.js');
-      const ipc = new IpcTransport({ logger, componentName: this.opts.componentName ?? COMPONENT_NAME });
+      const { fileExitLedger } = await import('../report/ipc-restart.js');
+      // Restarts for a refused token are rationed across processes: the ledger lives in the state folder.
+      const stateDir = typeof this.opts.flags.stateDir === 'string' ? this.opts.flags.stateDir : defaultStateDir(env);
+      const ipc = new IpcTransport({ logger, componentName: this.opts.componentName ?? COMPONENT_NAME, exitLedger: fileExitLedger(join(stateDir, 'ipc-restarts.json')) });
       this.ipc = ipc;
       this.transport = ipc;
       await ipc.start(this.handlers());
@@ -169,6 +172,7 @@ export class Service {
         this.agent?.trigger('heartbeat');
       },
       onDisconnected: (reason?: Error) => this.opts.logger.warn('transport disconnected', { reason: reason?.message }),
+      onFatal: (reason: Error) => this.onFatal?.(reason),
     };
   }
 

@@ -9,6 +9,7 @@ type OperationOptions = eventstream_rpc.OperationOptions;
 type Closable = { close(): Promise<void> };
 
 import { SOCKET_ENV, TOKEN_ENV } from './ipc-env.js';
+import { DEFAULT_REFUSAL_POLICY, exitAllowedAt, RefusalStreak, type ExitLedger, type HandshakeOutcome, type RefusalPolicy } from './ipc-restart.js';
 export { ipcAvailable } from './ipc-env.js';
 
 export type ComponentState = 'RUNNING' | 'ERRORED';
@@ -36,6 +37,34 @@ export interface IpcTransportOptions {
   connectTimeoutMs?: number;
   /** The "not authorized" error is logged at most once per topic in this window. */
   unauthorizedLogIntervalMs?: number;
+  /** When refused handshakes mean the token is dead (see ipc-restart.ts). */
+  refusals?: Partial<RefusalPolicy>;
+  /** Remembers exits for a dead token across restarts; without one, each process starts with none. */
+  exitLedger?: ExitLedger;
+}
+
+/** While the nucleus refuses our token, retry at least this often, so a dead token is noticed promptly. */
+const REFUSED_RETRY_CAP_MS = 10_000;
+
+/** A failed connection attempt, with what it says about the nucleus. */
+export class IpcConnectError extends Error {
+  constructor(
+    message: string,
+    /** `refused`: the nucleus answered the handshake and turned the token down. */
+    readonly outcome: Exclude<HandshakeOutcome, 'accepted'>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'IpcConnectError';
+  }
+}
+
+/** The token is dead: only a restart of the component (a fresh SVCUID) can help. */
+export class IpcTokenRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IpcTokenRefusedError';
+  }
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { minMs: 1_000, maxMs: 60_000 };
@@ -79,7 +108,14 @@ class LogLimiter {
   }
 }
 
-/** A cancel controller for the SDK that also rejects our own promise with a real Error. */
+/**
+ * The cancel controller handed to the SDK: cancel() rejects our own promise with a real Error,
+ * and lets go of the SDK's listeners without calling them. The SDK creates the promise that its
+ * listener rejects before it awaits it (eventstream_rpc.js, RequestResponseOperation and
+ * StreamingOperation activate()), so a cancel at the wrong moment (stop() or a timeout while a
+ * request is still being sent) would be an unhandled rejection, and the process would go down
+ * with it. The operation left behind ends with its stream or its connection.
+ */
 class Call {
   private listeners = new Set<() => void>();
   private cancelled = false;
@@ -89,17 +125,13 @@ class Call {
     if (this.cancelled) return;
     this.cancelled = true;
     this.onCancel(reason);
-    for (const l of this.listeners) l();
     this.listeners.clear();
   }
   hasBeenCancelled(): boolean {
     return this.cancelled;
   }
   addListener(l: () => void): (() => void) | undefined {
-    if (this.cancelled) {
-      l();
-      return undefined;
-    }
+    if (this.cancelled) return undefined;
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
@@ -141,6 +173,15 @@ export class IpcTransport implements Transport {
   private readonly componentName: string;
   private readonly operationTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly clock: () => number;
+  private readonly refusalPolicy: RefusalPolicy;
+  private readonly streak: RefusalStreak;
+  /** Pending start(): settled by the first connection, a dead token, or stop(). */
+  private firstUp: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  /** The token was declared dead: no more attempts. */
+  private dead = false;
+  private postponedUntil: number | undefined;
+  private lastOutcome: HandshakeOutcome = 'accepted';
 
   private handlers: TransportHandlers | undefined;
   private client: Client | undefined;
@@ -166,22 +207,32 @@ export class IpcTransport implements Transport {
     this.componentName = opts.componentName ?? '<ComponentName>';
     this.operationTimeoutMs = opts.operationTimeoutMs ?? 30_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
+    this.clock = opts.clock ?? Date.now;
+    this.refusalPolicy = { ...DEFAULT_REFUSAL_POLICY, ...opts.refusals };
+    this.streak = new RefusalStreak(this.refusalPolicy);
   }
 
-  /** Connects once; a failure here is reported, not retried (the caller may choose another transport). */
+  /**
+   * Resolves once connected. A missing socket or a nucleus that does not answer yet is waited for
+   * (the nucleus may be starting); it rejects when this process is not set up for IPC at all, when
+   * the nucleus keeps refusing the token (IpcTokenRefusedError: exit, so the nucleus restarts the
+   * component with a fresh one), or on stop().
+   */
   async start(handlers: TransportHandlers): Promise<void> {
     if (!this.stopped) throw new Error('IPC transport already started');
+    this.endpoint(); // throws when the nucleus did not set us up
     this.stopped = false;
+    this.dead = false;
     this.handlers = handlers;
+    const up = new Promise<void>((resolve, reject) => (this.firstUp = { resolve, reject }));
+    void this.reconnect();
     try {
-      await this.connect();
+      await up;
     } catch (err) {
       this.stopped = true;
       this.handlers = undefined;
       throw err;
     }
-    this.attempt = 0;
-    this.announce();
   }
 
   async publish(message: OutboundMessage): Promise<void> {
@@ -244,6 +295,9 @@ export class IpcTransport implements Transport {
   async stop(): Promise<void> {
     this.stopped = true;
     this.generation++;
+    const pending = this.firstUp;
+    this.firstUp = undefined;
+    pending?.reject(new Error('IPC transport stopped'));
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.cancelInflight(new Error('IPC transport stopped'));
@@ -261,13 +315,17 @@ export class IpcTransport implements Transport {
 
   // --- connection life cycle ---
 
-  private async connect(): Promise<void> {
+  private endpoint(): { socketPath: string; authToken: string } {
     const env = this.opts.env ?? process.env;
     const socketPath = this.opts.socketPath ?? env[SOCKET_ENV];
     const authToken = this.opts.authToken ?? env[TOKEN_ENV];
     if (!socketPath) throw new Error(`Greengrass IPC unavailable: ${SOCKET_ENV} is not set (not run by a Greengrass nucleus?)`);
     if (!authToken) throw new Error(`Greengrass IPC unavailable: ${TOKEN_ENV} is not set (not run by a Greengrass nucleus?)`);
+    return { socketPath, authToken };
+  }
 
+  private async connect(): Promise<void> {
+    const { socketPath, authToken } = this.endpoint();
     const gen = ++this.generation;
     const client = greengrasscoreipc.createClient({
       hostName: socketPath,
@@ -335,8 +393,9 @@ export class IpcTransport implements Transport {
   }
 
   private scheduleReconnect(): void {
-    if (this.stopped || this.timer || this.reconnecting) return;
-    const delay = backoffDelay(this.attempt++, this.backoff, this.random);
+    if (this.stopped || this.dead || this.timer || this.reconnecting) return;
+    let delay = backoffDelay(this.attempt++, this.backoff, this.random);
+    if (this.lastOutcome === 'refused' && this.postponedUntil === undefined) delay = Math.min(delay, Math.max(this.backoff.minMs, REFUSED_RETRY_CAP_MS));
     this.log.info('IPC reconnect scheduled', { delayMs: delay, attempt: this.attempt });
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -345,27 +404,96 @@ export class IpcTransport implements Transport {
   }
 
   private async reconnect(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.dead) return;
     this.reconnecting = true;
+    let outcome: HandshakeOutcome = 'accepted';
     try {
       await this.connect();
     } catch (err) {
-      this.log.warn('IPC reconnect failed', { error: describe(err) });
+      outcome = err instanceof IpcConnectError ? err.outcome : 'unreachable';
+      this.log.warn(this.firstUp ? 'IPC connect failed' : 'IPC reconnect failed', {
+        error: describe(err),
+        outcome,
+        ...(outcome === 'refused' ? { refusedInARow: this.streak.refusals + 1 } : {}),
+      });
     } finally {
       this.reconnecting = false;
     }
+    if (this.stopped) return;
+    this.lastOutcome = outcome;
+    if (this.streak.record(outcome, this.clock()) && (await this.tokenIsDead())) return;
     if (this.stopped) return;
     if (!this.connected) {
       this.scheduleReconnect();
       return;
     }
     this.attempt = 0;
+    this.postponedUntil = undefined;
     this.announce();
+  }
+
+  /**
+   * The nucleus keeps refusing our token. Exits (through start()'s rejection or onFatal) unless an
+   * exit for this already happened within the window; true when this transport is done.
+   */
+  private async tokenIsDead(): Promise<boolean> {
+    const now = this.clock();
+    const { limit, minSpanMs } = this.refusalPolicy;
+    let past: number[] = [];
+    try {
+      past = (await this.opts.exitLedger?.read()) ?? [];
+    } catch (err) {
+      this.log.warn('cannot read the record of earlier IPC restarts', { error: describe(err) });
+    }
+    if (this.stopped) return true;
+    const allowedAt = exitAllowedAt(past, now, this.refusalPolicy);
+    if (allowedAt > now) {
+      if (this.postponedUntil !== allowedAt) {
+        this.postponedUntil = allowedAt;
+        this.log.error(
+          'the nucleus keeps refusing the IPC auth token, but the component was already restarted for this within the hour; ' +
+            'restarting again now could use up the nucleus\'s restart limit, so the restart waits',
+          { refusedInARow: this.streak.refusals, restartAt: new Date(allowedAt).toISOString() },
+        );
+      }
+      return false;
+    }
+    const seconds = Math.round((now - (this.streak.since ?? now)) / 1000);
+    const err = new IpcTokenRefusedError(
+      `the Greengrass nucleus at ${this.endpoint().socketPath} refused the IPC auth token (${TOKEN_ENV}) ${this.streak.refusals} times in a row over ${seconds} s ` +
+        `(at least ${limit} over ${Math.round(minSpanMs / 1000)} s): its IPC server restarted and forgot it; ` +
+        'exiting so that the nucleus restarts the component with a fresh token',
+    );
+    try {
+      await this.opts.exitLedger?.record(now);
+    } catch (e) {
+      this.log.warn('cannot record this IPC restart', { error: describe(e) });
+    }
+    if (this.stopped) return true;
+    const pending = this.firstUp;
+    if (pending) {
+      this.dead = true;
+      this.firstUp = undefined;
+      pending.reject(err);
+      return true;
+    }
+    if (!this.handlers?.onFatal) {
+      // Nobody can restart us: keep trying, the nucleus may yet take the token.
+      this.log.error(err.message);
+      return false;
+    }
+    this.dead = true;
+    this.log.error('IPC auth token refused for good', { error: err.message });
+    this.handlers.onFatal(err);
+    return true;
   }
 
   private announce(): void {
     this.announced = true;
+    const pending = this.firstUp;
+    this.firstUp = undefined;
     this.handlers?.onConnected();
+    pending?.resolve();
   }
 
   // --- streams ---
@@ -514,17 +642,25 @@ export class IpcTransport implements Transport {
     return new Error(`${operation} ${topic} failed: ${describe(err)}`, { cause: err });
   }
 
-  private connectError(socketPath: string, err: unknown): Error {
+  /**
+   * What a failed connect() says. The SDK reports an invalid CONNECT_ACK as HandshakeError and a
+   * connection the nucleus closed before answering (how nucleus lite refuses a token, and how the
+   * Java nucleus' refusal reaches the client) as NetworkError: both are an answer, a refusal. A
+   * socket that cannot be connected to at all is an InternalError: nobody there yet.
+   */
+  private connectError(socketPath: string, err: unknown): IpcConnectError {
     const type = (err as { type?: unknown })?.type;
     const T = eventstream_rpc.RpcErrorType;
-    let msg: string;
     if (type === T.HandshakeError) {
-      msg = `the Greengrass nucleus at ${socketPath} refused the IPC handshake: the auth token (${TOKEN_ENV}) was not accepted`;
-    } else if (type === T.NetworkError) {
-      msg = `the Greengrass nucleus at ${socketPath} closed the connection during the IPC handshake (a refused auth token (${TOKEN_ENV}) looks like this)`;
-    } else {
-      msg = `cannot connect to the Greengrass nucleus IPC socket ${socketPath}: ${describe(err)}`;
+      return new IpcConnectError(`the Greengrass nucleus at ${socketPath} refused the IPC handshake: the auth token (${TOKEN_ENV}) was not accepted`, 'refused', { cause: err });
     }
-    return new Error(msg, { cause: err });
+    if (type === T.NetworkError) {
+      return new IpcConnectError(
+        `the Greengrass nucleus at ${socketPath} closed the connection during the IPC handshake (a refused auth token (${TOKEN_ENV}) looks like this)`,
+        'refused',
+        { cause: err },
+      );
+    }
+    return new IpcConnectError(`cannot connect to the Greengrass nucleus IPC socket ${socketPath}: ${describe(err)}`, 'unreachable', { cause: err });
   }
 }

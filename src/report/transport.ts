@@ -16,6 +16,12 @@ export interface TransportHandlers {
   /** The transport is (again) connected; the agent republishes its report. */
   onConnected(): void;
   onDisconnected(reason?: Error): void;
+  /**
+   * The transport cannot recover by itself (the nucleus refuses our token for good): the process
+   * should exit non-zero, so that the nucleus restarts it. Without this handler the transport
+   * keeps retrying.
+   */
+  onFatal?(reason: Error): void;
 }
 
 export interface Transport {

@@ -8,9 +8,10 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, test, type TestContext } from 'node:test';
 import winston from 'winston';
-import { backoffDelay, ipcAvailable, IpcTransport, type IpcTransportOptions } from '../../src/report/ipc.js';
+import { backoffDelay, ipcAvailable, IpcTokenRefusedError, IpcTransport, type IpcTransportOptions } from '../../src/report/ipc.js';
+import { fileExitLedger } from '../../src/report/ipc-restart.js';
 import type { TransportHandlers } from '../../src/report/transport.js';
-import { startIpcServer, topicMatches, type IpcServer, type IpcServerOptions } from '../lib/ipc-server.js';
+import { globMatches, startIpcServer, topicMatches, type IpcMode, type IpcServer, type IpcServerOptions } from '../lib/ipc-server.js';
 
 const TOKEN = 'svcuid-test-token-5f1c2a';
 const WAIT = 20_000;
@@ -30,7 +31,12 @@ function recorder() {
     connected: 0,
     disconnected: 0,
     reasons: [] as (Error | undefined)[],
+    fatal: [] as Error[],
     handlers: {
+      onFatal(reason: Error) {
+        r.fatal.push(reason);
+        bus.emit('x');
+      },
       onMessage(topic: string, payload: Buffer) {
         r.messages.push({ topic, payload });
         bus.emit('x');
@@ -217,8 +223,9 @@ describe('IpcTransport against the local nucleus', () => {
 
   test('a wrong auth token: start() rejects clearly, the nucleus counts a refusal', T, async (t) => {
     const wrong = 'wrong-token-77aa';
-    const { server, transport, rec } = await setup(t, {}, { authToken: wrong });
+    const { server, transport, rec } = await setup(t, {}, { authToken: wrong, refusals: { limit: 1, minSpanMs: 0 } });
     await assert.rejects(transport.start(rec.handlers), (err: Error) => {
+      assert.ok(err instanceof IpcTokenRefusedError, err.message);
       assert.match(err.message, /auth token \(SVCUID\)/);
       assert.ok(err.message.includes(server.socketPath));
       assert.ok(!err.message.includes(wrong), 'the token itself must not be in the message');
@@ -385,6 +392,111 @@ describe('IpcTransport against the local nucleus', () => {
   });
 });
 
+describe('a nucleus that forgets the token', () => {
+  const fast = { backoff: { minMs: 10, maxMs: 40 }, random: () => 0.5 };
+
+  for (const mode of ['java', 'lite'] as IpcMode[]) {
+    test(`${mode}: after the IPC server restarts, refused handshakes in a row over the span make the transport fatal, once`, T, async (t) => {
+      const { logger, lines } = captureLogger();
+      const { server, transport, rec } = await setup(t, { mode }, { ...fast, logger, refusals: { limit: 3, minSpanMs: 300 } });
+      await transport.start(rec.handlers);
+      server.restart('svcuid-after-restart');
+      await rec.until(() => rec.disconnected === 1);
+      const refusedFrom = Date.now();
+      await rec.until(() => rec.fatal.length === 1);
+      const took = Date.now() - refusedFrom;
+      assert.ok(took >= 300, `fatal only once the refusals span the window (${took} ms)`);
+      assert.ok(server.rejectedConnections >= 3, `${server.rejectedConnections} refusals`);
+      assert.ok(rec.fatal[0] instanceof IpcTokenRefusedError);
+      assert.match(rec.fatal[0]!.message, /refused the IPC auth token \(SVCUID\) \d+ times in a row/);
+      assert.ok(!rec.fatal[0]!.message.includes(TOKEN));
+      const failed = lines.filter((l) => l.message === 'IPC reconnect failed');
+      assert.ok(failed.every((l) => l.outcome === 'refused'), JSON.stringify(failed));
+      // Given up: no reconnect is scheduled after the last refusal.
+      const lastScheduled = lines.findLastIndex((l) => l.message === 'IPC reconnect scheduled');
+      const lastFailed = lines.findLastIndex((l) => l.message === 'IPC reconnect failed');
+      assert.ok(lastScheduled < lastFailed);
+      assert.equal(rec.connected, 1);
+    });
+  }
+
+  test('a missing socket never counts as a refusal: the transport waits for the nucleus, then reconnects', T, async (t) => {
+    const { logger, lines, bus } = captureLogger();
+    const { server, transport, rec } = await setup(t, { mode: 'lite' }, { ...fast, logger, refusals: { limit: 2, minSpanMs: 0 } });
+    await transport.start(rec.handlers);
+    await server.unlisten();
+    await rec.until(() => rec.disconnected === 1);
+    const unreachable = () => lines.filter((l) => l.message === 'IPC reconnect failed' && l.outcome === 'unreachable').length;
+    await waitOn(bus, () => unreachable() >= 6, WAIT);
+    assert.equal(rec.fatal.length, 0);
+    await server.listen();
+    await rec.until(() => rec.connected === 2);
+    assert.equal(rec.fatal.length, 0);
+    assert.equal(server.rejectedConnections, 0);
+  });
+
+  test('start() waits while the socket is missing (the nucleus may be starting) and connects once it is there', T, async (t) => {
+    const { logger, lines, bus } = captureLogger();
+    const { server, transport, rec } = await setup(t, {}, { ...fast, logger, refusals: { limit: 1, minSpanMs: 0 } });
+    await server.unlisten();
+    const started = transport.start(rec.handlers);
+    await waitOn(bus, () => lines.filter((l) => l.message === 'IPC connect failed' && l.outcome === 'unreachable').length >= 3, WAIT);
+    await server.listen();
+    await started;
+    assert.equal(server.connections, 1);
+    assert.equal(rec.connected, 1);
+  });
+
+  test('an absent socket between refusals starts the count again', T, async (t) => {
+    const { logger, lines, bus } = captureLogger();
+    const { server, transport, rec } = await setup(t, { mode: 'lite' }, { ...fast, logger, refusals: { limit: 3, minSpanMs: 0 } });
+    await transport.start(rec.handlers);
+    const refused = () => lines.filter((l) => l.message === 'IPC reconnect failed' && l.outcome === 'refused').length;
+    server.restart('other-token');
+    await waitOn(bus, () => refused() >= 2, WAIT);
+    await server.unlisten();
+    await waitOn(bus, () => lines.some((l) => l.message === 'IPC reconnect failed' && l.outcome === 'unreachable'), WAIT);
+    assert.equal(rec.fatal.length, 0);
+    const before = refused();
+    await server.listen();
+    await rec.until(() => rec.fatal.length === 1);
+    assert.ok(refused() - before >= 3, 'three fresh refusals after the socket came back');
+  });
+
+  test('an exit for a refused token within the hour: the next one waits for the window, then goes', T, async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-ledger-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const ledger = fileExitLedger(path.join(dir, 'ipc-restarts.json'));
+    const hour = 3_600_000;
+    let now = Date.UTC(2026, 0, 1, 12, 0, 0);
+    await ledger.record(now - 10 * 60_000);
+    const { logger, lines, bus } = captureLogger();
+    const { server, transport, rec } = await setup(t, {}, { ...fast, logger, clock: () => now, exitLedger: ledger, refusals: { limit: 2, minSpanMs: 0 } });
+    await transport.start(rec.handlers);
+    server.restart('svcuid-2');
+    const waiting = () => lines.find((l) => /restart waits/.test(String(l.message)));
+    await waitOn(bus, () => waiting() !== undefined, WAIT);
+    assert.equal(waiting()!.restartAt, new Date(now - 10 * 60_000 + hour).toISOString());
+    assert.equal(rec.fatal.length, 0);
+    const refusedSoFar = server.rejectedConnections;
+    await server.waitFor(() => server.rejectedConnections >= refusedSoFar + 2, WAIT);
+    assert.equal(rec.fatal.length, 0, 'still inside the window');
+    assert.equal(lines.filter((l) => /restart waits/.test(String(l.message))).length, 1, 'said once');
+    now += 50 * 60_000 + 1;
+    await rec.until(() => rec.fatal.length === 1);
+    assert.deepEqual(await ledger.read(), [Date.UTC(2026, 0, 1, 11, 50, 0), now]);
+  });
+
+  test('start() refused for good records the exit in the ledger', T, async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-ledger-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const ledger = fileExitLedger(path.join(dir, 'ipc-restarts.json'));
+    const { transport, rec } = await setup(t, {}, { ...fast, authToken: 'stale', exitLedger: ledger, clock: () => 42_000, refusals: { limit: 2, minSpanMs: 0 } });
+    await assert.rejects(transport.start(rec.handlers), IpcTokenRefusedError);
+    assert.deepEqual(await ledger.read(), [42_000]);
+  });
+});
+
 describe('the nucleus double itself', () => {
   test('drops a peer that sends an impossible frame length and keeps serving', T, async (t) => {
     const server = await startIpcServer({ authToken: TOKEN });
@@ -402,6 +514,36 @@ describe('the nucleus double itself', () => {
 
     await transport.start(recorder().handlers);
     assert.equal(server.connections, 1);
+  });
+
+  test('accessControl: enforced when the configuration has one, as topic filter or glob; refused topics are recorded', T, async (t) => {
+    const configuration = {
+      accessControl: {
+        'aws.greengrass.ipc.mqttproxy': {
+          'c:pub': { operations: ['aws.greengrass#PublishToIoTCore'], resources: ['dw/+/report', 'glob/*/x'] },
+          'c:sub': { operations: ['aws.greengrass#SubscribeToIoTCore'], resources: ['dw/+/expected'] },
+        },
+      },
+    };
+    const { server, transport, rec } = await setup(t, { configuration, mode: 'lite' });
+    await transport.start(rec.handlers);
+    await transport.publish({ topic: 'dw/pi/report', payload: 'a', qos: 1, kind: 'report' });
+    await transport.publish({ topic: 'glob/a/b/x', payload: 'b', qos: 1, kind: 'report' });
+    await assert.rejects(transport.publish({ topic: 'dw/pi/heartbeat', payload: 'c', qos: 1, kind: 'heartbeat' }), /accessControl/);
+    await assert.rejects(transport.publish({ topic: 'dw/pi/expected', payload: 'c', qos: 1, kind: 'report' }), /accessControl/);
+    await transport.subscribe('dw/pi/expected');
+    await assert.rejects(transport.subscribe('dw/pi/report'), /accessControl/);
+    assert.deepEqual(server.unauthorized, ['PublishToIoTCore dw/pi/heartbeat', 'PublishToIoTCore dw/pi/expected', 'SubscribeToIoTCore dw/pi/report']);
+    assert.deepEqual(server.publishes.map((p) => p.topicName), ['dw/pi/report', 'glob/a/b/x']);
+  });
+
+  test('glob matching: * spans levels, everything else is literal', () => {
+    assert.ok(globMatches('a/*', 'a/b/c'));
+    assert.ok(globMatches('a/*/c', 'a/b/x/c'));
+    assert.ok(!globMatches('a/*/c', 'a/b/d'));
+    assert.ok(globMatches('$aws/things/*/shadow', '$aws/things/x/shadow'));
+    assert.ok(!globMatches('a.b', 'aXb'));
+    assert.ok(globMatches('a+b', 'a+b'));
   });
 
   test('MQTT wildcard matching', () => {

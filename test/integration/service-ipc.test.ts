@@ -5,9 +5,11 @@
 // with UpdateState. Both nucleus flavours: the Java nucleus and nucleus lite.
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { Heartbeat } from '../../src/report/protocol.js';
 import type { Report } from '../../src/verify/report.js';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
@@ -90,6 +92,10 @@ async function setup(
   };
 }
 
+/** The recipe's own accessControl: the nucleus double enforces it, so it must allow every topic the agent uses. */
+const RECIPE_ACCESS_CONTROL = (parse(readFileSync(join(process.cwd(), 'recipe.yaml'), 'utf8')) as { ComponentConfiguration: { DefaultConfiguration: { accessControl: unknown } } })
+  .ComponentConfiguration.DefaultConfiguration.accessControl;
+
 /** The component configuration a deployment would merge: the recipe's keys, pointed at the test core. */
 const componentConfig = (core: MadeCore, extra: Record<string, unknown> = {}) => ({
   root: core.root,
@@ -99,7 +105,7 @@ const componentConfig = (core: MadeCore, extra: Record<string, unknown> = {}) =>
   logLevel: 'info',
   debounceMs: 200,
   erroredWhenUnverified: false,
-  accessControl: { 'aws.greengrass.ipc.mqttproxy': { [`${COMPONENT}:mqttproxy:1`]: { operations: ['aws.greengrass#PublishToIoTCore'] } } },
+  accessControl: RECIPE_ACCESS_CONTROL,
   ...extra,
 });
 
@@ -153,6 +159,8 @@ test('flags win over the component configuration, and a configuration change app
   await s.waitReport(() => true);
   assert.ok(!s.server.publishes.some((p) => p.topicName.includes('FromConfiguration')), 'the flag won');
 
+  // Another prefix needs its own accessControl: a deployment merges both.
+  s.server.updateConfiguration(['accessControl'], JSON.parse(JSON.stringify(RECIPE_ACCESS_CONTROL).replaceAll('"deploy-witness/', '"witness2/')));
   assert.ok(s.server.updateConfiguration(['topicPrefix'], 'witness2') >= 1);
   const moved = await s.waitReport(() => true, 'witness2');
   assert.equal(moved.thing, s.thing);
@@ -270,7 +278,8 @@ test('a wrong auth token: a clear error that never shows the token, and a non-ze
   const agent = s.start({ token: wrong });
   const exit = await agent.exited;
   assert.notEqual(exit.code, 0);
-  assert.equal(s.server.rejectedConnections, 1);
+  // Refused handshakes in a row over half a minute mean a dead token (not one refusal: the nucleus may be restarting).
+  assert.ok(s.server.rejectedConnections >= 3, `${s.server.rejectedConnections} refusals`);
   const all = agent.dump() + JSON.stringify(agent.logs) + agent.text.join('\n');
   assert.match(all, /refused the IPC handshake: the auth token \(SVCUID\) was not accepted|closed the connection during the IPC handshake/);
   assert.ok(!all.includes(wrong) && !all.includes(TOKEN), 'no token in the output');

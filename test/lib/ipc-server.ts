@@ -14,7 +14,10 @@ export interface IpcServerOptions {
   /** The component's `configuration` node. */
   configuration?: Record<string, unknown>;
   socketPath?: string;
-  /** 'lite' imitates nucleus lite: no retain/MQTT5 properties, configuration scalars as strings. */
+  /**
+   * 'lite' imitates nucleus lite: no retain/MQTT5 properties, configuration scalars as strings,
+   * a refused token is answered by closing the connection without a CONNECT_ACK.
+   */
   mode?: IpcMode;
   componentName?: string;
 }
@@ -48,7 +51,10 @@ export type IpcServerEvent =
   | { kind: 'configSubscription'; keyPath: string[] }
   | { kind: 'getConfiguration'; keyPath: string[] }
   | { kind: 'streamClosed'; streamId: number }
-  | { kind: 'serviceError'; message: string };
+  | { kind: 'serviceError'; message: string }
+  | { kind: 'unauthorized'; operation: string; topicName: string }
+  | { kind: 'restart' }
+  | { kind: 'listening'; listening: boolean };
 
 export interface IpcServer {
   readonly socketPath: string;
@@ -76,6 +82,18 @@ export interface IpcServer {
   failPublishes(n: number, errorShape?: string, message?: string): void;
   /** Destroys every client socket, as a nucleus restart would. */
   dropConnections(): void;
+  /**
+   * The IPC server restarts and forgets every token it handed out (nucleus lite keeps SVCUIDs only
+   * in its IPC daemon's memory): connections drop, the listening socket stays (systemd holds it),
+   * and from now on only `token` is accepted, the one a restarted component would be given.
+   */
+  restart(token: string): void;
+  /** The socket goes away (connections drop, the path is removed): nobody to talk to. */
+  unlisten(): Promise<void>;
+  /** The socket is back at the same path, with the tokens it knew. */
+  listen(): Promise<void>;
+  /** Topics refused by accessControl, as "<Operation> <topic>". */
+  readonly unauthorized: string[];
   /** Resolves once predicate() holds, re-checking on every recorded event; rejects after timeoutMs. */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -106,6 +124,13 @@ export function topicMatches(filter: string, topic: string): boolean {
     if (f[i] !== '+' && f[i] !== t[i]) return false;
   }
   return f.length === t.length;
+}
+
+/** Glob matching as nucleus lite's default policy matcher does it: `*` stands for any text, `/` included. */
+export function globMatches(pattern: string, topic: string): boolean {
+  if (!pattern.includes('*')) return pattern === topic;
+  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+  return re.test(topic);
 }
 
 function isPrefix(a: string[], b: string[]): boolean {
@@ -154,6 +179,8 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
   const events: IpcServerEvent[] = [];
   let connections = 0;
   let rejectedConnections = 0;
+  let validToken = opts.authToken;
+  const unauthorized: string[] = [];
   let failing = { left: 0, shape: 'UnauthorizedError', message: undefined as string | undefined };
 
   function record(e: IpcServerEvent): void {
@@ -207,17 +234,53 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     } catch {
       token = undefined;
     }
-    if (token === opts.authToken && f.strings[':version'] === '0.1.0') {
+    if (token === validToken && f.strings[':version'] === '0.1.0') {
       conn.accepted = true;
       connections++;
       send(conn, { type: MessageType.connectAck, flags: Flags.accepted, streamId: 0 });
       record({ kind: 'connection' });
     } else {
       rejectedConnections++;
-      send(conn, { type: MessageType.connectAck, flags: 0, streamId: 0 });
-      conn.socket.end();
+      // The Java nucleus answers with a CONNECT_ACK that is not accepted, then closes; nucleus
+      // lite's ggipcd (ipc_server.c, handle_conn_init: "failed authentication: invalid svcuid")
+      // returns an error and its socket server closes the connection without answering.
+      if (mode === 'java') {
+        send(conn, { type: MessageType.connectAck, flags: 0, streamId: 0 });
+        conn.socket.end();
+      } else {
+        conn.socket.destroy();
+      }
       record({ kind: 'rejectedConnection' });
     }
+  }
+
+  /**
+   * The component's accessControl for the MQTT proxy, when its configuration has one (without it,
+   * every topic is allowed, as tests that do not care about authorization expect). A resource
+   * matches as MQTT topic filter (+, #) or as glob (* across levels), which is what nucleus lite
+   * (ipc_authz.c ggl_ipc_default_policy_matcher, mqttproxy.c match_topic_filter) and the Java
+   * nucleus from 2.6 (WildcardTrie, MQTT_STYLE lookups) both accept.
+   */
+  function authorized(operation: string, topic: string): boolean {
+    const ac = (config.accessControl as Record<string, unknown> | undefined)?.['aws.greengrass.ipc.mqttproxy'];
+    if (ac === undefined) return true;
+    if (!isObject(ac)) return false;
+    for (const policy of Object.values(ac)) {
+      if (!isObject(policy) || !isStringArray(policy.operations) || !isStringArray(policy.resources)) continue;
+      if (!policy.operations.some((o) => o === '*' || o === `${NS}${operation}`)) continue;
+      if (policy.resources.some((r) => r === '*' || topicMatches(r, topic) || globMatches(r, topic))) return true;
+    }
+    return false;
+  }
+
+  function refuseUnauthorized(conn: Conn, streamId: number, operation: string, topicName: string): void {
+    const message =
+      mode === 'java'
+        ? `Principal ${componentName} is not authorized to perform aws.greengrass.ipc.mqttproxy:${NS}${operation} on resource ${topicName}`
+        : 'IPC Operation not authorized.';
+    fail(conn, streamId, 'UnauthorizedError', message);
+    unauthorized.push(`${operation} ${topicName}`);
+    record({ kind: 'unauthorized', operation, topicName });
   }
 
   function getConfiguration(keyPath: string[]): { found: boolean; value?: unknown } {
@@ -237,6 +300,10 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
         const { topicName, qos, payload } = req;
         if (typeof topicName !== 'string' || topicName === '' || (qos !== '0' && qos !== '1')) {
           fail(conn, streamId, 'ServiceError', 'PublishToIoTCore needs topicName and qos "0" or "1"');
+          return;
+        }
+        if (!authorized(op, topicName)) {
+          refuseUnauthorized(conn, streamId, op, topicName);
           return;
         }
         if (failing.left > 0) {
@@ -269,6 +336,10 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
         const { topicName, qos } = req;
         if (typeof topicName !== 'string' || topicName === '' || (qos !== '0' && qos !== '1')) {
           fail(conn, streamId, 'ServiceError', 'SubscribeToIoTCore needs topicName and qos "0" or "1"');
+          return;
+        }
+        if (!authorized(op, topicName)) {
+          refuseUnauthorized(conn, streamId, op, topicName);
           return;
         }
         conn.streams.set(streamId, { kind: 'iot', filter: topicName });
@@ -383,13 +454,24 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      server.off('error', reject);
-      resolve();
+  let listening = false;
+  const startListening = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        listening = true;
+        resolve();
+      });
     });
-  });
+  const stopListening = async (): Promise<void> => {
+    if (!listening) return;
+    listening = false;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const c of conns) c.socket.destroy();
+    await closed;
+  };
+  await startListening();
 
   const api: IpcServer = {
     socketPath,
@@ -406,6 +488,7 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     get rejectedConnections() {
       return rejectedConnections;
     },
+    unauthorized,
     get openConnections() {
       let n = 0;
       for (const c of conns) if (c.accepted && !c.socket.destroyed) n++;
@@ -452,6 +535,21 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     dropConnections() {
       for (const c of conns) c.socket.destroy();
     },
+    restart(token) {
+      validToken = token;
+      for (const c of conns) c.socket.destroy();
+      record({ kind: 'restart' });
+    },
+    async unlisten() {
+      await stopListening();
+      fs.rmSync(socketPath, { force: true });
+      record({ kind: 'listening', listening: false });
+    },
+    async listen() {
+      if (listening) return;
+      await startListening();
+      record({ kind: 'listening', listening: true });
+    },
     waitFor(predicate, timeoutMs = 20_000) {
       if (predicate()) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
@@ -469,8 +567,7 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
       });
     },
     async close() {
-      for (const c of conns) c.socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopListening();
       if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
     },
   };
