@@ -1,0 +1,248 @@
+// The state of one check: which device answered what, and what is still to
+// be sent. Pure and synchronous: the exchange feeds it messages and asks it
+// what to send; rows and the verdict are read from it. One map lookup per
+// message, no timers, so a thousand devices cost a thousand small records.
+//
+// Which reports count:
+// - the thing in the topic (`<prefix>/<thing>/report`) equals `report.thing`
+//   (the AWS IoT policy in README keeps a device to its own topics);
+// - its expectation.sha256 is that of an envelope sent (or, for a refusal, it
+//   echoes the envelope's requestId with EXPECTATION_INVALID);
+// - found by group: the group it observes is the deployment's, so no device can
+//   answer for a group it is not in. Named with --thing: the thing's word
+//   counts whatever it observes (another group is then its answer).
+// A newer report (higher sequence) from the same device replaces its word:
+// right after a deploy call the device usually has not received the deployment
+// yet, and says VERIFIED only once it landed.
+import { thingOfReportTopic } from '../report/protocol.js';
+import { isNewer, readAnswer, type Answer } from './answer.js';
+import type { Plan, Target } from './plan.js';
+
+export interface Outgoing {
+  topic: string;
+  payload: string;
+  kind: 'expectation' | 'probe';
+}
+
+/** One device's word about one target. */
+export interface DeviceWord {
+  thing: string;
+  /** The newest report judged by the envelope sent. */
+  answer: Answer | null;
+  /** A report echoing the request with EXPECTATION_INVALID (and no answer since). */
+  refusal: Answer | null;
+}
+
+/** Found by group: one per deployment; the devices that answered for it. */
+export interface GroupSlot {
+  target: Target;
+  devices: Map<string, DeviceWord>;
+}
+
+/** Named with --thing: one per thing. */
+export interface ThingSlot {
+  thing: string;
+  /** Set at once for a single deployment; otherwise chosen by the group the thing reports. */
+  target: Target | null;
+  /** Several deployments: the report/get that asks which group the thing observes. */
+  probe: { requestId: string; topic: string } | null;
+  /** The thing observes a group no deployment in the input is for (its probe answer). */
+  otherGroup: { answer: Answer } | null;
+  word: DeviceWord;
+}
+
+export interface SessionStats {
+  /** Reports on the filter that were not answers (other devices, old reports). */
+  ignored: number;
+  /** Reports whose topic thing differs from report.thing: never counted. */
+  impostors: number;
+  /** Answers for a group from a device that observes another group: never counted. */
+  foreignGroup: number;
+}
+
+export interface Progress {
+  targets: number;
+  answered: number;
+  verified: number;
+  silent: number;
+}
+
+export class CheckSession {
+  readonly groups: GroupSlot[] = [];
+  readonly thingSlots: ThingSlot[] = [];
+  readonly stats: SessionStats = { ignored: 0, impostors: 0, foreignGroup: 0 };
+  private readonly bySha = new Map<string, Target>();
+  private readonly byRequest = new Map<string, Target>();
+  private readonly groupOf = new Map<Target, GroupSlot>();
+  private readonly byThing = new Map<string, ThingSlot>();
+  private readonly targetByGroup = new Map<string, Target>();
+
+  constructor(
+    readonly plan: Plan,
+    private readonly opts: { firstAnswer: boolean; newRequestId: () => string },
+  ) {
+    for (const t of plan.targets) {
+      this.bySha.set(t.sha256, t);
+      this.byRequest.set(t.requestId, t);
+      this.targetByGroup.set(t.deployment.summary.greengrassGroupId, t);
+    }
+    if (plan.mode === 'group') {
+      for (const t of plan.targets) {
+        const slot: GroupSlot = { target: t, devices: new Map() };
+        this.groups.push(slot);
+        this.groupOf.set(t, slot);
+      }
+    } else {
+      const single = plan.targets.length === 1 ? plan.targets[0]! : null;
+      for (const thing of plan.things) {
+        const slot: ThingSlot = {
+          thing,
+          target: single,
+          probe: single ? null : { requestId: opts.newRequestId(), topic: `${plan.prefix}/${thing}/report/get` },
+          otherGroup: null,
+          word: { thing, answer: null, refusal: null },
+        };
+        this.thingSlots.push(slot);
+        this.byThing.set(thing, slot);
+      }
+    }
+  }
+
+  /** What to send (again) now: to every target no device has answered yet. */
+  pending(): Outgoing[] {
+    const out: Outgoing[] = [];
+    if (this.plan.mode === 'group') {
+      for (const g of this.groups) {
+        if (g.devices.size === 0) out.push({ topic: g.target.groupTopic, payload: g.target.payload, kind: 'expectation' });
+      }
+    } else {
+      for (const s of this.thingSlots) {
+        if (s.otherGroup) continue;
+        if (!s.target) out.push(this.probeOf(s));
+        else if (!s.word.answer && !s.word.refusal) out.push(this.expectationFor(s, s.target));
+      }
+    }
+    return out;
+  }
+
+  private probeOf(s: ThingSlot): Outgoing {
+    return { topic: s.probe!.topic, payload: JSON.stringify({ requestId: s.probe!.requestId }), kind: 'probe' };
+  }
+
+  private expectationFor(s: ThingSlot, t: Target): Outgoing {
+    return { topic: `${this.plan.prefix}/${s.thing}/expected`, payload: t.payload, kind: 'expectation' };
+  }
+
+  /**
+   * A message on the report filter. Returns whether any row changed, and what
+   * to send at once (the envelope for a thing whose group just became known).
+   */
+  onMessage(topic: string, payload: Buffer | string): { changed: boolean; send: Outgoing[] } {
+    const none = { changed: false, send: [] as Outgoing[] };
+    const thing = thingOfReportTopic(this.plan.prefix, topic);
+    if (thing === null) return none;
+    const a = readAnswer(payload);
+    if (!a) {
+      this.stats.ignored++;
+      return none;
+    }
+    if (a.thing !== thing) {
+      this.stats.impostors++;
+      return none;
+    }
+    return this.plan.mode === 'group' ? this.onGroupReport(a) : this.onThingReport(a);
+  }
+
+  private onGroupReport(a: Answer): { changed: boolean; send: Outgoing[] } {
+    const send: Outgoing[] = [];
+    let target = a.expectationSha256 ? this.bySha.get(a.expectationSha256) : undefined;
+    const refusal = !target && a.refusal !== null && a.requestId !== null ? this.byRequest.get(a.requestId) : undefined;
+    target ??= refusal;
+    if (!target) {
+      this.stats.ignored++;
+      return { changed: false, send };
+    }
+    if (a.observed.groupId !== target.deployment.summary.greengrassGroupId) {
+      this.stats.foreignGroup++;
+      return { changed: false, send };
+    }
+    const slot = this.groupOf.get(target)!;
+    let word = slot.devices.get(a.thing);
+    if (!word) {
+      word = { thing: a.thing, answer: null, refusal: null };
+      slot.devices.set(a.thing, word);
+    }
+    return { changed: take(word, a, refusal !== undefined), send };
+  }
+
+  private onThingReport(a: Answer): { changed: boolean; send: Outgoing[] } {
+    const send: Outgoing[] = [];
+    const s = this.byThing.get(a.thing);
+    if (!s) {
+      this.stats.ignored++;
+      return { changed: false, send };
+    }
+    if (!s.target && !s.otherGroup && s.probe && a.requestId === s.probe.requestId) {
+      const t = a.observed.groupId ? this.targetByGroup.get(a.observed.groupId) : undefined;
+      if (t) {
+        s.target = t;
+        send.push(this.expectationFor(s, t));
+      } else {
+        s.otherGroup = { answer: a };
+      }
+      return { changed: true, send };
+    }
+    if (!s.target) {
+      this.stats.ignored++;
+      return { changed: false, send };
+    }
+    if (a.expectationSha256 === s.target.sha256) return { changed: take(s.word, a, false), send };
+    if (a.refusal !== null && a.requestId === s.target.requestId) return { changed: take(s.word, a, true), send };
+    this.stats.ignored++;
+    return { changed: false, send };
+  }
+
+  /** Every device's word, as the verdict needs it. */
+  private words(): { final: boolean; word: DeviceWord | null }[] {
+    const final = (w: DeviceWord) => w.refusal !== null || (w.answer !== null && (this.opts.firstAnswer || w.answer.status === 'VERIFIED'));
+    if (this.plan.mode === 'group') {
+      return this.groups.flatMap((g): { final: boolean; word: DeviceWord | null }[] =>
+        g.devices.size === 0 ? [{ final: false, word: null }] : [...g.devices.values()].map((w) => ({ final: final(w), word: w })));
+    }
+    return this.thingSlots.map((s) =>
+      s.otherGroup ? { final: true, word: s.word } : s.word.answer || s.word.refusal ? { final: final(s.word), word: s.word } : { final: false, word: null });
+  }
+
+  /**
+   * Nothing more to wait for: every device said VERIFIED or refused (or, with
+   * --first-answer, said anything).
+   */
+  done(): boolean {
+    return this.words().every((w) => w.final);
+  }
+
+  progress(): Progress {
+    const w = this.words();
+    const answered = w.filter((x) => x.word !== null).length;
+    return {
+      targets: w.length,
+      answered,
+      verified: w.filter((x) => x.word?.answer?.status === 'VERIFIED' && x.word.refusal === null).length,
+      silent: w.length - answered,
+    };
+  }
+}
+
+/** Takes a report into a device's word; true when the word changed. */
+function take(w: DeviceWord, a: Answer, isRefusal: boolean): boolean {
+  if (isRefusal) {
+    // A refusal stands only while the device has given no answer to the envelope itself.
+    if (w.answer || (w.refusal && !isNewer(a, w.refusal))) return false;
+    w.refusal = a;
+    return true;
+  }
+  if (w.answer && !isNewer(a, w.answer)) return false;
+  w.answer = a;
+  w.refusal = null;
+  return true;
+}
