@@ -62,6 +62,8 @@ export class Exchange {
   private readonly rate: number;
   private readonly queue: Outgoing[] = [];
   private readonly queued = new Set<string>();
+  /** When each message was last sent: a round resends only what has had time to be answered. */
+  private readonly lastSent = new Map<string, number>();
   private tokens = BURST;
   private lastRefill: number;
   private inFlight = 0;
@@ -123,17 +125,21 @@ export class Exchange {
   private round(): void {
     if (this.finished) return;
     this.rounds++;
-    for (const m of this.o.session.pending()) this.enqueue(m);
+    const now = this.clock.now();
+    const since = (RESEND_AFTER_S[Math.max(0, Math.min(this.rounds - 2, RESEND_AFTER_S.length - 1))]! * 1000) / 2;
+    for (const m of this.o.session.pending()) {
+      const at = this.lastSent.get(m.ref);
+      if (at === undefined || now - at >= since) this.enqueue(m);
+    }
     this.progress();
     const delayS = RESEND_AFTER_S[Math.min(this.rounds - 1, RESEND_AFTER_S.length - 1)]!;
     this.roundTimer = this.clock.setTimeout(() => this.round(), delayS * 1000);
   }
 
   private enqueue(m: Outgoing): void {
-    const key = `${m.topic}\n${m.payload.length}\n${m.payload.slice(0, 200)}`;
     // Still waiting from the previous round (a large fleet at the paced rate): once is enough.
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
+    if (this.queued.has(m.ref)) return;
+    this.queued.add(m.ref);
     this.queue.push(m);
     this.drain();
   }
@@ -150,7 +156,10 @@ export class Exchange {
     this.refill();
     while (this.queue.length > 0 && this.tokens >= 1 && this.inFlight < MAX_IN_FLIGHT) {
       const m = this.queue.shift()!;
-      this.queued.delete(`${m.topic}\n${m.payload.length}\n${m.payload.slice(0, 200)}`);
+      this.queued.delete(m.ref);
+      // Answered while it waited: sending it would only make the device answer again.
+      if (!this.o.session.wanted(m)) continue;
+      this.lastSent.set(m.ref, this.clock.now());
       this.tokens -= 1;
       this.inFlight++;
       this.o.link.publish(m.topic, m.payload).then(

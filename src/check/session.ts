@@ -22,6 +22,8 @@ export interface Outgoing {
   topic: string;
   payload: string;
   kind: 'expectation' | 'probe';
+  /** What it is for (a group slot, a thing's probe or expectation): see wanted(). */
+  ref: string;
 }
 
 /** One device's word about one target. */
@@ -113,7 +115,7 @@ export class CheckSession {
     const out: Outgoing[] = [];
     if (this.plan.mode === 'group') {
       for (const g of this.groups) {
-        if (g.devices.size === 0) out.push({ topic: g.target.groupTopic, payload: g.target.payload, kind: 'expectation' });
+        if (g.devices.size === 0) out.push({ topic: g.target.groupTopic, payload: g.target.payload, kind: 'expectation', ref: `g:${g.target.index}` });
       }
     } else {
       for (const s of this.thingSlots) {
@@ -126,11 +128,22 @@ export class CheckSession {
   }
 
   private probeOf(s: ThingSlot): Outgoing {
-    return { topic: s.probe!.topic, payload: JSON.stringify({ requestId: s.probe!.requestId }), kind: 'probe' };
+    return { topic: s.probe!.topic, payload: JSON.stringify({ requestId: s.probe!.requestId }), kind: 'probe', ref: `p:${s.thing}` };
   }
 
   private expectationFor(s: ThingSlot, t: Target): Outgoing {
-    return { topic: `${this.plan.prefix}/${s.thing}/expected`, payload: t.payload, kind: 'expectation' };
+    return { topic: `${this.plan.prefix}/${s.thing}/expected`, payload: t.payload, kind: 'expectation', ref: `e:${s.thing}` };
+  }
+
+  /** Whether a message queued earlier is still worth sending (nobody answered it meanwhile). */
+  wanted(m: Outgoing): boolean {
+    const kind = m.ref[0];
+    const id = m.ref.slice(2);
+    if (kind === 'g') return (this.groups[Number(id)]?.devices.size ?? 1) === 0;
+    const s = this.byThing.get(id);
+    if (!s || s.otherGroup) return false;
+    if (kind === 'p') return s.target === null;
+    return !s.word.answer && !s.word.refusal;
   }
 
   /**
