@@ -76,7 +76,7 @@ export async function resolveCredentials(env: NodeJS.ProcessEnv): Promise<Resolv
     if (env.AWS_SESSION_TOKEN) c.sessionToken = env.AWS_SESSION_TOKEN;
     return { credentials: c, source: 'environment' };
   }
-  const profile = env.AWS_PROFILE ?? env.AWS_DEFAULT_PROFILE ?? 'default';
+  const profile = env.AWS_PROFILE || env.AWS_DEFAULT_PROFILE || 'default';
   const f = files(env);
   const creds = (await readIni(f.credentials))?.get(profile);
   const config = (await readIni(f.config))?.get(profile === 'default' ? 'default' : `profile ${profile}`);
@@ -105,7 +105,7 @@ export async function resolveRegion(flag: string | undefined, endpoint: string, 
   if (flag) return flag;
   if (env.AWS_REGION) return env.AWS_REGION;
   if (env.AWS_DEFAULT_REGION) return env.AWS_DEFAULT_REGION;
-  const profile = env.AWS_PROFILE ?? env.AWS_DEFAULT_PROFILE ?? 'default';
+  const profile = env.AWS_PROFILE || env.AWS_DEFAULT_PROFILE || 'default';
   const config = (await readIni(files(env).config))?.get(profile === 'default' ? 'default' : `profile ${profile}`);
   const fromProfile = config?.get('region');
   if (fromProfile) return fromProfile;
