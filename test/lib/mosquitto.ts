@@ -35,6 +35,8 @@ export interface Broker {
   readonly logFile: string;
   /** Subscribes with mosquitto_sub; resolves once the broker has the subscription. */
   subscriber(topicFilter: string): Promise<Subscriber>;
+  /** Resolves once the broker has logged a subscription to exactly this filter (by any client, or by clientId). */
+  subscribed(topicFilter: string, clientId?: string, timeoutMs?: number): Promise<void>;
   /** Publishes one message with mosquitto_pub (MQTT 5, client certificate). */
   publish(topic: string, payload: string, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
   /** SIGTERM and wait for exit; closes the subscribers too. A temp folder made here goes at process exit. */
@@ -351,6 +353,25 @@ export async function startMosquitto(opts: BrokerOptions = {}): Promise<Broker> 
       };
       subscribers.add(sub);
       return sub;
+    },
+
+    subscribed(topicFilter, clientId, timeoutMs = 30_000) {
+      // mosquitto logs "<client id> <qos> <filter>" when it takes a subscription.
+      const matches = (line: string) => line.endsWith(` ${topicFilter}`) && (clientId === undefined || line.includes(`: ${clientId} `));
+      if (logTail.some(matches)) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          lineListeners.delete(onLine);
+          reject(new Error(`no subscription to ${topicFilter} in ${timeoutMs} ms:\n${logTail.slice(-20).join('\n')}`));
+        }, timeoutMs);
+        const onLine = (line: string) => {
+          if (!matches(line)) return;
+          clearTimeout(timer);
+          lineListeners.delete(onLine);
+          resolve();
+        };
+        lineListeners.add(onLine);
+      });
     },
 
     async publish(topic, payload, o = {}) {
