@@ -84,7 +84,9 @@ function cohortsOf(members: readonly FleetMember[]): FleetMember[][] {
   const groups = new Map<number, FleetMember[]>();
   members.forEach((m, i) => {
     const r = find(i);
-    groups.set(r, [...(groups.get(r) ?? []), m]);
+    const list = groups.get(r);
+    if (list) list.push(m);
+    else groups.set(r, [m]);
   });
   return [...groups.values()].filter((g) => g.length >= 2);
 }

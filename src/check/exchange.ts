@@ -60,7 +60,9 @@ export interface ExchangeResult {
 export class Exchange {
   private readonly clock: Clock;
   private readonly rate: number;
-  private readonly queue: Outgoing[] = [];
+  /** FIFO: items from `head` on are waiting (shift() on a thousand-item array would cost a pass each). */
+  private queue: Outgoing[] = [];
+  private head = 0;
   private readonly queued = new Set<string>();
   /** When each message was last sent: a round resends only what has had time to be answered. */
   private readonly lastSent = new Map<string, number>();
@@ -140,6 +142,10 @@ export class Exchange {
     // Still waiting from the previous round (a large fleet at the paced rate): once is enough.
     if (this.queued.has(m.ref)) return;
     this.queued.add(m.ref);
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
     this.queue.push(m);
     this.drain();
   }
@@ -154,8 +160,8 @@ export class Exchange {
     if (this.finished) return;
     if (this.pacerTimer !== null) return; // a wake-up is already set
     this.refill();
-    while (this.queue.length > 0 && this.tokens >= 1 && this.inFlight < MAX_IN_FLIGHT) {
-      const m = this.queue.shift()!;
+    while (this.head < this.queue.length && this.tokens >= 1 && this.inFlight < MAX_IN_FLIGHT) {
+      const m = this.queue[this.head++]!;
       this.queued.delete(m.ref);
       // Answered while it waited: sending it would only make the device answer again.
       if (!this.o.session.wanted(m)) continue;
@@ -176,7 +182,7 @@ export class Exchange {
         this.drain();
       });
     }
-    if (this.queue.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
+    if (this.head < this.queue.length && this.inFlight < MAX_IN_FLIGHT) {
       const wait = Math.ceil(((1 - this.tokens) * 1000) / this.rate);
       this.pacerTimer = this.clock.setTimeout(() => {
         this.pacerTimer = null;
@@ -189,7 +195,8 @@ export class Exchange {
     if (this.finished) return;
     this.finished = true;
     for (const t of [this.deadlineTimer, this.roundTimer, this.pacerTimer]) if (t !== null) this.clock.clearTimeout(t);
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
     this.queued.clear();
     this.resolve({ complete: this.o.session.done(), published: this.published, publishFailures: this.publishFailures, rounds: this.rounds });
   }

@@ -108,6 +108,7 @@ export class CheckSession {
         this.byThing.set(thing, slot);
       }
     }
+    for (const slot of [...this.groups, ...this.thingSlots]) this.retally(slot);
   }
 
   /** What to send (again) now: to every target no device has answered yet. */
@@ -185,7 +186,9 @@ export class CheckSession {
       word = { thing: a.thing, answer: null, refusal: null };
       slot.devices.set(a.thing, word);
     }
-    return { changed: take(word, a, refusal !== undefined), send };
+    const changed = take(word, a, refusal !== undefined);
+    if (changed) this.retally(slot);
+    return { changed, send };
   }
 
   private onThingReport(a: Answer): { changed: boolean; send: Outgoing[] } {
@@ -203,27 +206,58 @@ export class CheckSession {
       } else {
         s.otherGroup = { answer: a };
       }
+      this.retally(s);
       return { changed: true, send };
     }
     if (!s.target) {
       this.stats.ignored++;
       return { changed: false, send };
     }
-    if (a.expectationSha256 === s.target.sha256) return { changed: take(s.word, a, false), send };
-    if (a.refusal !== null && a.requestId === s.target.requestId) return { changed: take(s.word, a, true), send };
+    let changed: boolean | null = null;
+    if (a.expectationSha256 === s.target.sha256) changed = take(s.word, a, false);
+    else if (a.refusal !== null && a.requestId === s.target.requestId) changed = take(s.word, a, true);
+    if (changed !== null) {
+      if (changed) this.retally(s);
+      return { changed, send };
+    }
     this.stats.ignored++;
     return { changed: false, send };
   }
 
-  /** Every device's word, as the verdict needs it. */
-  private words(): { final: boolean; word: DeviceWord | null }[] {
-    const final = (w: DeviceWord) => w.refusal !== null || (w.answer !== null && (this.opts.firstAnswer || w.answer.status === 'VERIFIED'));
-    if (this.plan.mode === 'group') {
-      return this.groups.flatMap((g): { final: boolean; word: DeviceWord | null }[] =>
-        g.devices.size === 0 ? [{ final: false, word: null }] : [...g.devices.values()].map((w) => ({ final: final(w), word: w })));
+  // ---- tallies, kept per slot so a message costs O(1), not a pass over the fleet ----
+
+  private readonly totals: Tally = { units: 0, final: 0, answered: 0, verified: 0 };
+  private readonly contributions = new Map<GroupSlot | ThingSlot, Tally>();
+
+  private isFinal(w: DeviceWord): boolean {
+    return w.refusal !== null || (w.answer !== null && (this.opts.firstAnswer || w.answer.status === 'VERIFIED'));
+  }
+
+  /** What one slot adds to the totals: a silent group or thing is one unit, each device that answered one. */
+  private contributionOf(slot: GroupSlot | ThingSlot): Tally {
+    const words: (DeviceWord | null)[] = 'devices' in slot
+      ? (slot.devices.size === 0 ? [null] : [...slot.devices.values()])
+      : [slot.otherGroup || slot.word.answer || slot.word.refusal ? slot.word : null];
+    const t: Tally = { units: words.length, final: 0, answered: 0, verified: 0 };
+    for (const w of words) {
+      if (!w) continue;
+      t.answered++;
+      if ('devices' in slot || !slot.otherGroup) {
+        if (this.isFinal(w)) t.final++;
+        if (w.answer?.status === 'VERIFIED' && w.refusal === null) t.verified++;
+      } else {
+        t.final++; // another group: nothing more will come
+      }
     }
-    return this.thingSlots.map((s) =>
-      s.otherGroup ? { final: true, word: s.word } : s.word.answer || s.word.refusal ? { final: final(s.word), word: s.word } : { final: false, word: null });
+    return t;
+  }
+
+  /** Brings the totals up to date for a slot that may have changed. */
+  private retally(slot: GroupSlot | ThingSlot): void {
+    const before = this.contributions.get(slot);
+    const after = this.contributionOf(slot);
+    for (const k of ['units', 'final', 'answered', 'verified'] as const) this.totals[k] += after[k] - (before?.[k] ?? 0);
+    this.contributions.set(slot, after);
   }
 
   /**
@@ -231,19 +265,20 @@ export class CheckSession {
    * --first-answer, said anything).
    */
   done(): boolean {
-    return this.words().every((w) => w.final);
+    return this.totals.final === this.totals.units;
   }
 
   progress(): Progress {
-    const w = this.words();
-    const answered = w.filter((x) => x.word !== null).length;
-    return {
-      targets: w.length,
-      answered,
-      verified: w.filter((x) => x.word?.answer?.status === 'VERIFIED' && x.word.refusal === null).length,
-      silent: w.length - answered,
-    };
+    const t = this.totals;
+    return { targets: t.units, answered: t.answered, verified: t.verified, silent: t.units - t.answered };
   }
+}
+
+interface Tally {
+  units: number;
+  final: number;
+  answered: number;
+  verified: number;
 }
 
 /** Takes a report into a device's word; true when the word changed. */

@@ -136,6 +136,11 @@ function progressLine(io: CommandIO): { update(p: ExchangeProgress): void; done(
   };
 }
 
+/** Resolves once the stream has handed all of text to the system. */
+function writeAll(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((res, rej) => stream.write(text, (err) => (err ? rej(err) : res())));
+}
+
 export async function checkCommand(argv: string[], io: CommandIO): Promise<number> {
   let values;
   try {
@@ -244,12 +249,10 @@ export async function checkCommand(argv: string[], io: CommandIO): Promise<numbe
     session, skipped: parsed.skipped, notes: parsed.notes, startedAt, finishedAt: new Date(),
     firstAnswer: values['first-answer'] === true, timeoutSeconds: timeoutS, version: VERSION,
   });
-  if (values.json) {
-    io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    io.stderr.write(`${doc.message}\n`);
-  } else {
-    io.stdout.write(renderTable(doc));
-  }
+  // Written to the end before the command returns: the process exits right after, and a
+  // thousand-device document through a pipe is larger than the pipe holds.
+  await writeAll(io.stdout, values.json ? `${JSON.stringify(doc, null, 2)}\n` : renderTable(doc));
+  if (values.json) io.stderr.write(`${doc.message}\n`);
   if (values.html !== undefined) {
     try {
       await writeFile(resolve(values.html), renderHtml(doc));

@@ -43,6 +43,11 @@ export interface Mqtt5TransportOptions {
   keepAliveSeconds?: number;
   minReconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
+  /**
+   * The SDK holds a connection to AWS IoT Core's limits (100 publishes/s, 512 KB/s)
+   * unless this is false: for a test double that stands for many connections.
+   */
+  iotCoreFlowControl?: boolean;
   /** QoS 1 messages the broker may have in flight to us (16 unless given). */
   receiveMaximum?: number;
   /** Fails a QoS 1 publish or a subscribe whose ack never comes. */
@@ -248,6 +253,7 @@ export class Mqtt5Transport implements Transport {
       .withMaxReconnectDelayMs(o.maxReconnectDelayMs ?? 120_000)
       .withOfflineQueueBehavior(mqtt5.ClientOperationQueueBehavior.FailAllOnDisconnect)
       .withAckTimeoutSeconds(o.ackTimeoutSeconds ?? 60);
+    if (o.iotCoreFlowControl === false) builder.withExtendedValidationAndFlowControlOptions(mqtt5.ClientExtendedValidationAndFlowControl.None);
 
     let client: Client;
     try {

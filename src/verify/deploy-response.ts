@@ -344,9 +344,11 @@ export function parseDeployDocuments(docs: JsonDocument[]): ParsedResponses {
     else deployments.push(s.deployment);
   }
   const newest = newestPerGroup(deployments);
+  const keptWhere = new Set(newest.map((n) => n.where));
+  const keptByGroup = new Map(newest.map((n) => [n.summary.greengrassGroupId, n]));
   for (const d of deployments) {
-    if (newest.some((n) => n.where === d.where)) continue;
-    const kept = newest.find((n) => n.summary.greengrassGroupId === d.summary.greengrassGroupId)!;
+    if (keptWhere.has(d.where)) continue;
+    const kept = keptByGroup.get(d.summary.greengrassGroupId)!;
     const same = kept.summary.id === d.summary.id && kept.summary.greengrassGroupVersionId === d.summary.greengrassGroupVersionId;
     const reason = same
       ? `the same deployment as ${kept.where || 'another entry'}`
@@ -370,7 +372,9 @@ function newestPerGroup(list: DeviceDeployment[]): DeviceDeployment[] {
   const byGroup = new Map<string, DeviceDeployment[]>();
   for (const d of list) {
     const g = d.summary.greengrassGroupId;
-    byGroup.set(g, [...(byGroup.get(g) ?? []), d]);
+    const same = byGroup.get(g);
+    if (same) same.push(d);
+    else byGroup.set(g, [d]);
   }
   const out: DeviceDeployment[] = [];
   for (const d of list) {
