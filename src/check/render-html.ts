@@ -57,7 +57,7 @@ function deviceTable(doc: CheckDocument): string {
 }
 
 function findingsSection(doc: CheckDocument): string {
-  const troubled = doc.rows.filter((r) => toneOf(r) !== 'good');
+  const troubled = doc.rows.filter((r) => toneOf(r) !== 'good' || r.note !== null);
   if (troubled.length === 0) return '';
   const items = troubled.map((r) => {
     const who = r.thing ?? `group ${r.groupName ?? r.groupId ?? '?'}`;

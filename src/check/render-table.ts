@@ -67,7 +67,7 @@ function table(header: readonly string[], body: string[][]): string {
 export function renderTable(doc: CheckDocument): string {
   const out: string[] = [table(TABLE_COLUMNS, doc.rows.map(rowCells))];
 
-  const troubled = doc.rows.filter((r) => r.verdict !== 'VERIFIED' || r.sharedGroup);
+  const troubled = doc.rows.filter((r) => r.verdict !== 'VERIFIED' || r.sharedGroup || r.note !== null);
   if (troubled.length > 0) {
     out.push('');
     for (const r of troubled) {

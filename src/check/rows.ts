@@ -107,11 +107,26 @@ function withReport(row: Row, a: Answer, t: Target | null, nowMs: number): Row {
   };
 }
 
+/** The cloud's status beside the device's word, when they tell different stories. */
+function cloudNote(verdict: RowVerdict, t: Target): string | null {
+  const s = t.deployment.summary.status;
+  if (s === undefined || s === 'DEPLOYED_IN_TARGET') return null;
+  if (s === 'BOOTSTRAP' || s === 'DEPLOY_IN_PROGRESS') {
+    return verdict === 'VERIFIED' ? null : `the cloud says ${s}: the deployment may not have reached the device yet; wait longer (--timeout)`;
+  }
+  return verdict === 'VERIFIED' ? `the device says VERIFIED though the cloud says ${s}` : `the cloud says ${s}`;
+}
+
+function joinNotes(...n: (string | null | undefined)[]): string | null {
+  const parts = n.filter((x): x is string => !!x);
+  return parts.length ? parts.join('; ') : null;
+}
+
 function wordRow(t: Target, w: DeviceWord, nowMs: number): Row {
   const row = { ...baseRow(t), thing: w.thing };
   if (w.answer) {
     const r = withReport(row, w.answer, t, nowMs);
-    return { ...r, verdict: w.answer.status, note: BAD_NOTE[w.answer.status] ?? null };
+    return { ...r, verdict: w.answer.status, note: joinNotes(BAD_NOTE[w.answer.status], cloudNote(w.answer.status, t)) };
   }
   if (w.refusal) {
     const r = withReport(row, w.refusal, t, nowMs);
@@ -126,7 +141,8 @@ export function buildRows(session: CheckSession, nowMs: number): Row[] {
   if (session.plan.mode === 'group') {
     for (const g of session.groups) {
       if (g.devices.size === 0) {
-        rows.push(baseRow(g.target));
+        const r = baseRow(g.target);
+        rows.push({ ...r, note: joinNotes(r.note, cloudNote('NO ANSWER', g.target)) });
         continue;
       }
       const shared = g.devices.size > 1;

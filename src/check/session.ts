@@ -229,8 +229,16 @@ export class CheckSession {
   private readonly totals: Tally = { units: 0, final: 0, answered: 0, verified: 0 };
   private readonly contributions = new Map<GroupSlot | ThingSlot, Tally>();
 
-  private isFinal(w: DeviceWord): boolean {
-    return w.refusal !== null || (w.answer !== null && (this.opts.firstAnswer || w.answer.status === 'VERIFIED'));
+  /**
+   * A word nothing will change: a refusal, VERIFIED, or with --first-answer any
+   * answer, unless the cloud itself says the deployment is still under way
+   * (BOOTSTRAP, DEPLOY_IN_PROGRESS): then the device is waited for.
+   */
+  private isFinal(w: DeviceWord, t: Target | null): boolean {
+    if (w.refusal !== null) return true;
+    if (w.answer === null) return false;
+    if (w.answer.status === 'VERIFIED') return true;
+    return this.opts.firstAnswer && !inProgress(t);
   }
 
   /** What one slot adds to the totals: a silent group or thing is one unit, each device that answered one. */
@@ -243,7 +251,7 @@ export class CheckSession {
       if (!w) continue;
       t.answered++;
       if ('devices' in slot || !slot.otherGroup) {
-        if (this.isFinal(w)) t.final++;
+        if (this.isFinal(w, slot.target)) t.final++;
         if (w.answer?.status === 'VERIFIED' && w.refusal === null) t.verified++;
       } else {
         t.final++; // another group: nothing more will come
@@ -272,6 +280,12 @@ export class CheckSession {
     const t = this.totals;
     return { targets: t.units, answered: t.answered, verified: t.verified, silent: t.units - t.answered };
   }
+}
+
+/** The cloud's own status says the deployment has not reached the device yet. */
+export function inProgress(t: Target | null): boolean {
+  const s = t?.deployment.summary.status;
+  return s === 'BOOTSTRAP' || s === 'DEPLOY_IN_PROGRESS';
 }
 
 interface Tally {

@@ -58,7 +58,8 @@ export async function loadExpectation(
     throw new UsageError(`--expect ${path}: names no system instance a core can confirm${why ? ` (${why})` : ''}`);
   }
   if (list.length === 1) return list[0]!;
-  const group = observedGroup ? await observedGroup() : null;
+  if (!observedGroup) throw new UsageError(`--expect ${path} names ${list.length} system instances: give the one for this core`);
+  const group = await observedGroup();
   if (group === null) {
     throw new UsageError(`--expect ${path} names ${list.length} system instances and the core's group.json names no group to choose by: give the one for this core`);
   }

@@ -378,3 +378,18 @@ test('the exchange: paced under the per-connection limit, resent only to the sil
   assert.deepEqual({ ...(await r2), published: 0 }, { complete: false, published: 0, publishFailures: 0, rounds: 2 });
   assert.equal(c2.pending(), 0);
 });
+
+test('the cloud\'s status beside the device\'s word: in progress means wait for the device, even with --first-answer', () => {
+  const p = plan(deployments(deployment(1, { status: 'DEPLOY_IN_PROGRESS' }), deployment(2, { status: 'FAILED' })));
+  const s = new CheckSession(p, { firstAnswer: true, newRequestId });
+  feed(s, answerTo(device(1, { groupVersionId: 'v-0' }), p.targets[0]!.payload, { sequence: 1 }));
+  feed(s, answerTo(device(2), p.targets[1]!.payload, { sequence: 1 }));
+  assert.equal(s.done(), false, 'the deployment is still on its way to Core1');
+  const rows = buildRows(s, Date.now());
+  assert.deepEqual(rows.map((r) => [r.verdict, r.cloudStatus]), [['MISMATCH', 'DEPLOY_IN_PROGRESS'], ['VERIFIED', 'FAILED']]);
+  assert.match(rows[0]!.note!, /the cloud says DEPLOY_IN_PROGRESS: the deployment may not have reached the device yet/);
+  assert.equal(rows[1]!.note, 'the device says VERIFIED though the cloud says FAILED');
+  assert.equal(outcomeOf(rows), 'refuted', 'the device\'s word decides');
+  feed(s, reportOf(device(1), parseExpectationOk(p.targets[0]!.payload), { sequence: 2 }));
+  assert.equal(s.done(), true);
+});
