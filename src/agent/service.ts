@@ -29,6 +29,9 @@ import { Agent, validateSchedules } from './agent.js';
 
 export type Mode = 'ipc' | 'mqtt' | 'local';
 
+/** How long a refused group-topic subscription waits before it is tried again. */
+const GROUP_RETRY_MS = 5 * 60_000;
+
 /** The recipe's ComponentName: named in the accessControl hint when the nucleus refuses a topic. */
 export const COMPONENT_NAME = 'com.deploywitness.Agent';
 
@@ -386,6 +389,8 @@ export class Service {
       return;
     }
     if (topic === this.wantedGroupTopic) return;
+    // A refused subscription (an accessControl without the group topic) is tried again now and then, not at every report.
+    if (topic === this.refusedGroupTopic?.topic && Date.now() < this.refusedGroupTopic.retryAt) return;
     this.wantedGroupTopic = topic;
     this.groupFollowing = this.groupFollowing.then(async () => {
       if (this.stopped || this.wantedGroupTopic !== topic) return;
@@ -396,9 +401,11 @@ export class Service {
         this.opts.logger.info('following the group topic', { topic });
       } catch (err) {
         if (this.wantedGroupTopic === topic) this.wantedGroupTopic = null;
-        this.opts.logger.warn('cannot subscribe to the group topic', { topic, error: (err as Error).message });
+        this.refusedGroupTopic = { topic, retryAt: Date.now() + GROUP_RETRY_MS };
+        this.opts.logger.warn('cannot subscribe to the group topic; the thing topic still works', { topic, error: (err as Error).message });
         return;
       }
+      this.refusedGroupTopic = null;
       if (former !== null && former !== topic && transport.unsubscribe) {
         await transport.unsubscribe(former).catch((err: Error) => this.opts.logger.warn('cannot unsubscribe from the former group topic', { topic: former, error: err.message }));
       }
@@ -406,6 +413,7 @@ export class Service {
   }
 
   private wantedGroupTopic: string | null = null;
+  private refusedGroupTopic: { topic: string; retryAt: number } | null = null;
 
   private async applyExpectations(): Promise<void> {
     for (let next = this.pendingExpectation; next; next = this.pendingExpectation) {
