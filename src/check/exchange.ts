@@ -116,12 +116,17 @@ export class Exchange {
     this.finish();
   }
 
-  private progress(): void {
-    this.o.onProgress?.({
+  /** Where the exchange stands now (for a progress line that also counts down). */
+  snapshot(): ExchangeProgress {
+    return {
       ...this.o.session.progress(),
       remainingMs: Math.max(0, this.startedAt + this.o.timeoutMs - this.clock.now()),
       published: this.published,
-    });
+    };
+  }
+
+  private progress(): void {
+    this.o.onProgress?.(this.snapshot());
   }
 
   private round(): void {

@@ -234,10 +234,13 @@ export async function checkCommand(argv: string[], io: CommandIO): Promise<numbe
   const onSignal = () => exchange.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // On a terminal the line also counts down between answers; one timer, whatever the fleet.
+  const ticker = io.stderr.isTTY ? setInterval(() => progress.update(exchange.snapshot()), 1000) : null;
   let result;
   try {
     result = await exchange.run();
   } finally {
+    if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     progress.done();
