@@ -15,19 +15,22 @@ import { ipcAvailable } from '../report/ipc-env.js';
 import type { IpcTransport } from '../report/ipc.js';
 import { checkPemFile, defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
 import { Outbox } from '../report/outbox.js';
-import { classifyInbound, offlineHeartbeat, topicsFor, type Topics } from '../report/protocol.js';
+import { classifyInbound, groupExpectedTopic, offlineHeartbeat, topicsFor, type Topics } from '../report/protocol.js';
 import { ProtocolSink } from '../report/protocol-sink.js';
 import type { ReportSink } from '../report/sink.js';
 import { openSpool, type SpoolOptions } from '../report/spool.js';
 import type { Transport } from '../report/transport.js';
 import { loadStoredExpectation, saveExpectation } from '../state/expectation-store.js';
 import { acquireLock, type Lock } from '../state/lock.js';
-import { parseExpectation, type Expectation } from '../verify/expectation.js';
+import { isOlder, parseExpectation, type Expectation } from '../verify/expectation.js';
 import type { Report } from '../verify/report.js';
 import type { HealthProvider } from '../health/provider.js';
 import { Agent, validateSchedules } from './agent.js';
 
 export type Mode = 'ipc' | 'mqtt' | 'local';
+
+/** How long a refused group-topic subscription waits before it is tried again. */
+const GROUP_RETRY_MS = 5 * 60_000;
 
 /** The recipe's ComponentName: named in the accessControl hint when the nucleus refuses a topic. */
 export const COMPONENT_NAME = 'com.deploywitness.Agent';
@@ -271,6 +274,8 @@ export class Service {
     const stored = this.opts.expectation ?? (await loadStoredExpectation(config.stateDir));
     // stop() came while we were getting here: it found no agent to stop, so start none.
     if (this.stopped) return;
+    this.held = stored;
+    this.answering = null;
     this.hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
     const agent = new Agent({
       config, logger, sink, hasher: this.hasher, agentVersion: this.opts.agentVersion, expectation: stored,
@@ -306,20 +311,28 @@ export class Service {
 
   private async onReport(r: Report): Promise<void> {
     if (!this.config) return;
+    this.followGroup(r.observed.groupId);
+    this.answered(r);
     // Optionally, fleet status shows a device whose deployment is not verified as unhealthy.
     if (this.config.erroredWhenUnverified) await this.setState(r.status === 'VERIFIED' ? 'RUNNING' : 'ERRORED');
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     if (!this.topics || !this.agent || !this.config) return;
-    const msg = classifyInbound(topic, payload, this.topics);
+    const msg = classifyInbound(topic, payload, this.topics, this.groupTopic);
     if (msg.kind === 'get') {
       this.agent.requestReport(msg.requestId);
     } else if (msg.kind === 'expected') {
       const parsed = parseExpectation(msg.text);
       if (!parsed.ok) {
+        // Answered with a warning; the valid expectation held is kept and still judged by.
         this.opts.logger.warn('expectation rejected', { topic, error: parsed.error });
         this.agent.rejectExpectation(parsed.error, requestIdOf(msg.text));
+        return;
+      }
+      const held = this.pendingExpectation?.expectation ?? this.held;
+      if (held && isOlder(parsed.expectation, held)) {
+        this.answerOnly(parsed.expectation, held);
         return;
       }
       // Stored before it is applied, one at a time, in arrival order: a slow save must not let an
@@ -328,6 +341,83 @@ export class Service {
       this.applyingExpectations ??= this.applyExpectations().finally(() => (this.applyingExpectations = null));
     }
   }
+
+  // ---- expectations older than the one held: judged for the answer only ----
+
+  /** The valid expectation the agent judges by (what is stored), or null. */
+  private held: Expectation | null = null;
+  /** An older expectation being answered: the agent goes back to `restore` once its answer is out. */
+  private answering: { sha256: string; restore: Expectation | null } | null = null;
+
+  /**
+   * An expectation older (summary.updatedAt) than the one held: the answer to
+   * its request is judged by it, so the sender learns what it asked, and then
+   * the agent returns to the newer one. It is never stored: checking an old
+   * response must not leave the device judging by it.
+   */
+  private answerOnly(e: Expectation, held: Expectation): void {
+    this.opts.logger.info('expectation older than the one held: answered, not adopted', {
+      requestId: e.requestId ?? null, updatedAt: e.updatedAt, heldUpdatedAt: held.updatedAt,
+    });
+    this.answering = { sha256: e.sha256, restore: this.answering?.restore ?? this.held };
+    this.agent?.setExpectation(e, e.requestId ?? null);
+  }
+
+  /** Every report passes here: the first judged by an answered-only expectation ends that. */
+  private answered(r: Report): void {
+    const a = this.answering;
+    if (!a || r.expectation?.sha256 !== a.sha256) return;
+    this.answering = null;
+    this.agent?.setExpectation(a.restore, null);
+  }
+
+  // ---- the group topic: one publish per deployment reaches the group's core ----
+
+  private groupTopic: string | null = null;
+  private groupFollowing: Promise<void> = Promise.resolve();
+
+  /**
+   * Subscribes to the expected topic of the group the core observes, dropping
+   * the former group's when it changes. One change at a time, in order; a failed
+   * subscription is tried again with the next report.
+   */
+  private followGroup(groupId: string | null): void {
+    const transport = this.transport;
+    const config = this.config;
+    if (!transport || !config || !this.topics || groupId === null) return;
+    let topic: string;
+    try {
+      topic = groupExpectedTopic(config.topicPrefix, groupId);
+    } catch (err) {
+      this.opts.logger.warn('group ID cannot name a topic; not following it', { groupId, error: (err as Error).message });
+      return;
+    }
+    if (topic === this.wantedGroupTopic) return;
+    // A refused subscription (an accessControl without the group topic) is tried again now and then, not at every report.
+    if (topic === this.refusedGroupTopic?.topic && Date.now() < this.refusedGroupTopic.retryAt) return;
+    this.wantedGroupTopic = topic;
+    this.groupFollowing = this.groupFollowing.then(async () => {
+      if (this.stopped || this.wantedGroupTopic !== topic) return;
+      const former = this.groupTopic;
+      try {
+        await transport.subscribe(topic);
+        this.groupTopic = topic;
+        this.opts.logger.info('following the group topic', { topic });
+      } catch (err) {
+        if (this.wantedGroupTopic === topic) this.wantedGroupTopic = null;
+        this.refusedGroupTopic = { topic, retryAt: Date.now() + GROUP_RETRY_MS };
+        this.opts.logger.warn('cannot subscribe to the group topic; the thing topic still works', { topic, error: (err as Error).message });
+        return;
+      }
+      this.refusedGroupTopic = null;
+      if (former !== null && former !== topic && transport.unsubscribe) {
+        await transport.unsubscribe(former).catch((err: Error) => this.opts.logger.warn('cannot unsubscribe from the former group topic', { topic: former, error: err.message }));
+      }
+    });
+  }
+
+  private wantedGroupTopic: string | null = null;
+  private refusedGroupTopic: { topic: string; retryAt: number } | null = null;
 
   private async applyExpectations(): Promise<void> {
     for (let next = this.pendingExpectation; next; next = this.pendingExpectation) {
@@ -338,6 +428,8 @@ export class Service {
       } catch (err) {
         this.opts.logger.error('could not store the expectation', { error: (err as Error).message });
       }
+      this.held = next.expectation;
+      this.answering = null;
       this.agent?.setExpectation(next.expectation, next.expectation.requestId ?? null);
     }
   }

@@ -12,6 +12,7 @@ and is still intact.
 Commands:
   verify    check the core once and print the verdict (exit 0 when VERIFIED)
   run       keep watching and report every change (the Greengrass component)
+  check     ask the cores whether a deploy call really landed (exit 0 when all confirm)
 
 Run 'deploy-witness <command> --help' for a command's options.
 Version ${VERSION}.
@@ -25,6 +26,8 @@ async function loadCommand(name: string): Promise<Command | undefined> {
       return verifyCommand;
     case 'run':
       return (await import('./run.js')).runCommand;
+    case 'check':
+      return (await import('./check.js')).checkCommand;
     default:
       return undefined;
   }

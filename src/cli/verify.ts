@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util';
 import { verifyPass } from '../agent/pass.js';
 import { createHasher } from '../observe/hash.js';
-import { parseExpectation, type Expectation } from '../verify/expectation.js';
+import { parseExpectations, type Expectation } from '../verify/expectation.js';
+import { selectForGroup } from '../verify/deploy-response.js';
+import { readGroup } from '../observe/observe.js';
 import { readInput } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom } from './options.js';
@@ -21,20 +23,51 @@ Options:
 ${COMMON_HELP}
   --json             print the report as JSON instead of a summary
 
+--expect also takes what get-system-instance or search-system-instances
+printed: of several system instances, the one for the group this core runs
+(the newest if several are). Their output has no deployment ID: it is then
+not compared.
+
 Exit status: 0 VERIFIED, 1 any other device state, 2 the command could not run.
 `;
 
-export async function loadExpectation(path: string | undefined): Promise<Expectation | null> {
+/** Person-named input: a get-system-instance output carries a definition of up to about 1 MB. */
+export const EXPECT_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads --expect: an envelope, or what deploy-system-instance, get-system-instance
+ * or search-system-instances printed. Of several system instances, the one for
+ * the group the core observes (`observedGroup`), the newest if several are.
+ */
+export async function loadExpectation(
+  path: string | undefined,
+  observedGroup?: () => Promise<string | null>,
+): Promise<Expectation | null> {
   if (path === undefined) return null;
   let text: string;
   try {
-    text = await readInput(path);
+    text = await readInput(path, EXPECT_MAX_BYTES);
   } catch (err) {
     throw new UsageError(`cannot read --expect ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const parsed = parseExpectation(text);
+  const parsed = parseExpectations(text, { maxBytes: EXPECT_MAX_BYTES });
   if (!parsed.ok) throw new UsageError(`--expect ${path}: ${parsed.error}`);
-  return parsed.expectation;
+  const list = parsed.expectations;
+  if (list.length === 0) {
+    const why = parsed.skipped.map((s) => `${s.where || s.summary.id}: ${s.reason}`).join('; ');
+    throw new UsageError(`--expect ${path}: names no system instance a core can confirm${why ? ` (${why})` : ''}`);
+  }
+  if (list.length === 1) return list[0]!;
+  if (!observedGroup) throw new UsageError(`--expect ${path} names ${list.length} system instances: give the one for this core`);
+  const group = await observedGroup();
+  if (group === null) {
+    throw new UsageError(`--expect ${path} names ${list.length} system instances and the core's group.json names no group to choose by: give the one for this core`);
+  }
+  const chosen = selectForGroup(list.map((e) => ({ summary: { greengrassGroupId: e.greengrassGroupId, ...(e.updatedAt ? { updatedAt: e.updatedAt } : {}) }, e })), group);
+  if (!chosen) {
+    throw new UsageError(`--expect ${path}: none of its ${list.length} system instances is for group ${group}, which this core runs`);
+  }
+  return chosen.e;
 }
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -49,7 +82,10 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     return 0;
   }
   const config = await configFrom(values, io.env);
-  const expectation = await loadExpectation(values.expect);
+  const expectation = await loadExpectation(values.expect, async () => {
+    const g = await readGroup(config.root, config.layout);
+    return g.state === 'ok' ? g.definition.groupId : null;
+  });
   const hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
   const progress = progressLine(io.stderr);
   const health = healthProvider(config);

@@ -16,7 +16,7 @@ export const FINDING_CODES = {
   GROUP_VERSION_MISMATCH: { severity: 'error', category: 'mismatch' },
   DEPLOYMENT_ID_MISMATCH: { severity: 'error', category: 'mismatch' },
   RESOURCE_DIGEST_MISMATCH: { severity: 'error', category: 'mismatch' },
-  EXPECTATION_INVALID: { severity: 'error', category: 'mismatch' },
+  EXPECTATION_INVALID: { severity: 'warning', category: 'mismatch' },
   DEPLOYMENT_FAILED: { severity: 'error', category: 'failed' },
   SYSTEM_INSTANCE_NOT_REGISTERED: { severity: 'error', category: 'failed' },
   GROUP_DEFINITION_MISSING: { severity: 'error', category: 'failed' },

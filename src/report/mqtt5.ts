@@ -26,8 +26,15 @@ export interface Mqtt5TransportOptions {
   endpoint: string;
   /** 8883 unless given. */
   port?: number;
-  certPath: string;
-  keyPath: string;
+  /** Mutual TLS: both, unless `websocket` is given. */
+  certPath?: string;
+  keyPath?: string;
+  /**
+   * MQTT over WebSockets, the upgrade request signed with SigV4 (AWS IoT Core's
+   * way for a person with AWS credentials rather than a device certificate).
+   * Port 443 unless given.
+   */
+  websocket?: WebsocketAuth;
   /** Trusted CA for the server; the system store when absent (fine for AWS IoT Core). */
   caPath?: string;
   clientId: string;
@@ -36,6 +43,13 @@ export interface Mqtt5TransportOptions {
   keepAliveSeconds?: number;
   minReconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
+  /**
+   * The SDK holds a connection to AWS IoT Core's limits (100 publishes/s, 512 KB/s)
+   * unless this is false: for a test double that stands for many connections.
+   */
+  iotCoreFlowControl?: boolean;
+  /** QoS 1 messages the broker may have in flight to us (16 unless given). */
+  receiveMaximum?: number;
   /** Fails a QoS 1 publish or a subscribe whose ack never comes. */
   ackTimeoutSeconds?: number;
   logger: Logger;
@@ -43,6 +57,19 @@ export interface Mqtt5TransportOptions {
   onConnectFailure?: (error: Error) => void;
   /** Loads the SDK; replaceable so the missing-binary message can be tested. */
   loadSdk?: () => Promise<Sdk>;
+}
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface WebsocketAuth {
+  /** The region the endpoint is in: part of what is signed. */
+  region: string;
+  /** Static credentials, or the SDK's own default chain. */
+  credentials: AwsCredentials | 'sdk-default-chain';
 }
 
 export interface Mqtt5Status {
@@ -139,6 +166,15 @@ function describe(err: unknown): string {
   return String(err);
 }
 
+/** The WebSockets builder, signing the upgrade request with SigV4 for the IoT data plane. */
+function websocketBuilder(sdk: Sdk, endpoint: string, ws: WebsocketAuth): SdkModule.iot.AwsIotMqtt5ClientConfigBuilder {
+  const { auth, iot } = sdk;
+  const credentialsProvider = ws.credentials === 'sdk-default-chain'
+    ? auth.AwsCredentialsProvider.newDefault()
+    : auth.AwsCredentialsProvider.newStatic(ws.credentials.accessKeyId, ws.credentials.secretAccessKey, ws.credentials.sessionToken);
+  return iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithSigv4Auth(endpoint, { region: ws.region, credentialsProvider });
+}
+
 export class Mqtt5Transport implements Transport {
   readonly name = 'mqtt5';
   private readonly opts: Mqtt5TransportOptions;
@@ -183,16 +219,21 @@ export class Mqtt5Transport implements Transport {
       throw new Error(`mqtt clientId must be 1 to ${MAX_CLIENT_ID_LENGTH} characters`);
     }
     const epoch = ++this.epoch;
-    await checkPemFile('certPath', o.certPath, 'certificate');
-    await checkPemFile('keyPath', o.keyPath, 'key');
+    if (!o.websocket) {
+      if (o.certPath === undefined || o.keyPath === undefined) throw new Error('mqtt5 needs certPath and keyPath (or websocket)');
+      await checkPemFile('certPath', o.certPath, 'certificate');
+      await checkPemFile('keyPath', o.keyPath, 'key');
+    }
     if (o.caPath !== undefined) await checkPemFile('caPath', o.caPath, 'certificate');
 
     const sdk = (this.sdk ??= await (o.loadSdk ?? loadSdk)());
     if (epoch !== this.epoch) throw new Error('mqtt5 transport stopped while starting');
     const { mqtt5, iot } = sdk;
-    const port = o.port ?? 8883;
+    const port = o.port ?? (o.websocket ? 443 : 8883);
 
-    const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromPath(o.endpoint, o.certPath, o.keyPath);
+    const builder = o.websocket
+      ? websocketBuilder(sdk, o.endpoint, o.websocket)
+      : iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromPath(o.endpoint, o.certPath!, o.keyPath!);
     if (o.caPath !== undefined) builder.withCertificateAuthorityFromPath(undefined, o.caPath);
     builder
       .withPort(port)
@@ -202,7 +243,7 @@ export class Mqtt5Transport implements Transport {
         sessionExpiryIntervalSeconds: 0,
         // Bounds what the broker may push at us: packet size and QoS 1 messages in flight.
         maximumPacketSizeBytes: MAX_PAYLOAD_BYTES + 8 * 1024,
-        receiveMaximum: 16,
+        receiveMaximum: o.receiveMaximum ?? 16,
         ...(o.will ? { will: this.packet(o.will) } : {}),
       })
       // A clean session each time: nothing stale is replayed, and we resubscribe ourselves.
@@ -212,6 +253,7 @@ export class Mqtt5Transport implements Transport {
       .withMaxReconnectDelayMs(o.maxReconnectDelayMs ?? 120_000)
       .withOfflineQueueBehavior(mqtt5.ClientOperationQueueBehavior.FailAllOnDisconnect)
       .withAckTimeoutSeconds(o.ackTimeoutSeconds ?? 60);
+    if (o.iotCoreFlowControl === false) builder.withExtendedValidationAndFlowControlOptions(mqtt5.ClientExtendedValidationAndFlowControl.None);
 
     let client: Client;
     try {
@@ -327,6 +369,18 @@ export class Mqtt5Transport implements Transport {
     } catch (err) {
       this.topics.delete(topic);
       throw err;
+    }
+  }
+
+  /** Resolves on UNSUBACK; while offline, at once (the next connection simply does not make it). */
+  async unsubscribe(topic: string): Promise<void> {
+    if (!this.topics.delete(topic)) return;
+    const client = this.client;
+    if (!client || !this.connected) return;
+    try {
+      await client.unsubscribe({ topicFilters: [topic] });
+    } catch (err) {
+      throw new Error(`mqtt5 unsubscribe ${topic} failed: ${describe(err)}`);
     }
   }
 

@@ -33,6 +33,29 @@ export function topicsFor(prefix: string, thing: string): Topics {
   };
 }
 
+/**
+ * Where the cloud sends one expectation for the one core of a Greengrass v1
+ * group: every agent subscribes to the topic of the group it observes, so a
+ * publish per deployment reaches its device without knowing the thing.
+ */
+export function groupExpectedTopic(prefix: string, groupId: string): string {
+  if (!groupId || /[#+/]/.test(groupId)) throw new Error(`group ID "${groupId}" cannot be used in a topic`);
+  return `${prefix}/groups/${groupId}/expected`;
+}
+
+/** The wildcard the cloud side subscribes to for every device's report. */
+export function reportWildcard(prefix: string): string {
+  return `${prefix}/+/report`;
+}
+
+/** The thing a report topic names (`<prefix>/<thing>/report`), or null for another topic. */
+export function thingOfReportTopic(prefix: string, topic: string): string | null {
+  const head = `${prefix}/`;
+  if (!topic.startsWith(head) || !topic.endsWith('/report')) return null;
+  const thing = topic.slice(head.length, topic.length - '/report'.length);
+  return thing && !thing.includes('/') ? thing : null;
+}
+
 const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
 
 export interface ReportPart {
@@ -172,8 +195,9 @@ export type Inbound =
   | { kind: 'get'; requestId: string | null }
   | { kind: 'unknown' };
 
-export function classifyInbound(topic: string, payload: Buffer, topics: Topics): Inbound {
-  if (topic === topics.expected) return { kind: 'expected', text: payload.toString('utf8') };
+/** `groupTopic`: the expected topic of the group the agent observes now (a former group's is ignored). */
+export function classifyInbound(topic: string, payload: Buffer, topics: Topics, groupTopic: string | null = null): Inbound {
+  if (topic === topics.expected || (groupTopic !== null && topic === groupTopic)) return { kind: 'expected', text: payload.toString('utf8') };
   if (topic === topics.reportGet) {
     let requestId: string | null = null;
     try {

@@ -30,5 +30,7 @@ export interface Transport {
   /** Resolves once the other side accepted the message (PUBACK, or the nucleus' reply). */
   publish(message: OutboundMessage): Promise<void>;
   subscribe(topic: string): Promise<void>;
+  /** Drops a subscription; a transport without it keeps its subscriptions to the end. */
+  unsubscribe?(topic: string): Promise<void>;
   stop(): Promise<void>;
 }

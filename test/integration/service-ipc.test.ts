@@ -140,7 +140,10 @@ test('as a component: reads its configuration, says RUNNING, publishes the repor
 
   s.server.deliver(`${s.base}/expected`, '{"expectation": {"summary": {"id": 42');
   const rejected = await s.waitReport((r) => r.findings.some((f) => f.code === 'EXPECTATION_INVALID'));
-  assert.equal(rejected.status, 'MISMATCH');
+  // A warning in the answer: the device goes on judging by the valid expectation it holds.
+  assert.equal(rejected.status, 'VERIFIED');
+  assert.equal(rejected.findings.find((f) => f.code === 'EXPECTATION_INVALID')?.severity, 'warning');
+  assert.equal(rejected.expectation?.sha256, canonicalSha256(s.core.envelope));
   await agent.waitForLog((l) => l.message === 'expectation rejected', WAIT);
 
   s.server.deliver(`${s.base}/report/get`, JSON.stringify({ requestId: 'get-7' }));

@@ -315,9 +315,10 @@ export async function directCore(opts: {
   dir: string;
   thing: string;
   broker: { host: string; port: number; certs: { clientCert: string; clientKey: string; ca: string } };
-  spec?: Omit<CoreSpec, 'root' | 'ids'>;
+  /** `ids` may set any ID but the core thing, which is `thing`. */
+  spec?: Omit<CoreSpec, 'root'>;
 }): Promise<DirectCore> {
-  const core = await makeCore({ ...opts.spec, ids: { coreThing: opts.thing }, root: join(opts.dir, 'root') });
+  const core = await makeCore({ ...opts.spec, ids: { ...opts.spec?.ids, coreThing: opts.thing }, root: join(opts.dir, 'root') });
   const stateDir = join(opts.dir, 'state');
   const stopFlow = keepFlowRunning(join(core.root, core.paths.thingsGraphLog), core.ids.flowName);
   const agents: AgentProcess[] = [];

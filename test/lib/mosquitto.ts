@@ -35,6 +35,8 @@ export interface Broker {
   readonly logFile: string;
   /** Subscribes with mosquitto_sub; resolves once the broker has the subscription. */
   subscriber(topicFilter: string): Promise<Subscriber>;
+  /** Resolves once the broker has logged a subscription to exactly this filter (by any client, or by clientId). */
+  subscribed(topicFilter: string, clientId?: string, timeoutMs?: number): Promise<void>;
   /** Publishes one message with mosquitto_pub (MQTT 5, client certificate). */
   publish(topic: string, payload: string, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
   /** SIGTERM and wait for exit; closes the subscribers too. A temp folder made here goes at process exit. */
@@ -42,6 +44,8 @@ export interface Broker {
   /** Starts again on the same port with the same config (after stop(), or stops first). */
   restart(): Promise<void>;
   readonly running: boolean;
+  /** The plain WebSockets listener (MQTT over ws://, no TLS), when started with `websockets`. */
+  readonly websocketPort: number | null;
 }
 
 export interface BrokerOptions {
@@ -51,6 +55,11 @@ export interface BrokerOptions {
   dir?: string;
   /** Contents of an acl_file; `pattern readwrite x/#` lines apply to every client. */
   acl?: string;
+  /**
+   * Also listen for MQTT over WebSockets (plain ws on 127.0.0.1; a test puts its
+   * own TLS in front). mosquitto starts only with a TCP listener too, which stays.
+   */
+  websockets?: boolean;
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -112,7 +121,7 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 
-function configText(o: { port: number; tls: boolean; certs: Certs; logFile: string; aclFile?: string }): string {
+function configText(o: { port: number; tls: boolean; certs: Certs; logFile: string; aclFile?: string; websocketPort?: number | null }): string {
   const lines = [
     'per_listener_settings false',
     'persistence false',
@@ -136,6 +145,8 @@ function configText(o: { port: number; tls: boolean; certs: Certs; logFile: stri
       'require_certificate true',
     );
   }
+  // After the TLS lines, which belong to the listener above them.
+  if (o.websocketPort) lines.push(`listener ${o.websocketPort} 127.0.0.1`, 'protocol websockets');
   if (o.aclFile) lines.push(`acl_file ${o.aclFile}`);
   // As root, mosquitto would drop to the mosquitto user and then fail to read our keys.
   if (process.getuid?.() === 0) lines.push('user root');
@@ -162,9 +173,10 @@ export async function startMosquitto(opts: BrokerOptions = {}): Promise<Broker> 
   const lineListeners = new Set<(line: string) => void>();
   const subscribers = new Set<Subscriber>();
   let port = opts.port ?? 0;
+  let websocketPort: number | null = null;
 
   async function spawnBroker(): Promise<void> {
-    await writeFile(confFile, configText({ port, tls, certs, logFile, aclFile }));
+    await writeFile(confFile, configText({ port, tls, certs, logFile, aclFile, websocketPort }));
     const proc = spawn(brokerBinary(), ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     track(proc);
     const remember = (line: string) => {
@@ -209,6 +221,7 @@ export async function startMosquitto(opts: BrokerOptions = {}): Promise<Broker> 
   // A probed port can be taken before mosquitto binds it: try a few.
   for (let attempt = 1; ; attempt++) {
     if (opts.port === undefined) port = await freePort();
+    if (opts.websockets && (websocketPort === null || attempt > 1)) websocketPort = await freePort();
     try {
       await spawnBroker();
       break;
@@ -249,6 +262,9 @@ export async function startMosquitto(opts: BrokerOptions = {}): Promise<Broker> 
     logFile,
     get running() {
       return child !== undefined;
+    },
+    get websocketPort() {
+      return websocketPort;
     },
 
     async subscriber(topicFilter: string): Promise<Subscriber> {
@@ -337,6 +353,25 @@ export async function startMosquitto(opts: BrokerOptions = {}): Promise<Broker> 
       };
       subscribers.add(sub);
       return sub;
+    },
+
+    subscribed(topicFilter, clientId, timeoutMs = 30_000) {
+      // mosquitto logs "<client id> <qos> <filter>" when it takes a subscription.
+      const matches = (line: string) => line.endsWith(` ${topicFilter}`) && (clientId === undefined || line.includes(`: ${clientId} `));
+      if (logTail.some(matches)) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          lineListeners.delete(onLine);
+          reject(new Error(`no subscription to ${topicFilter} in ${timeoutMs} ms:\n${logTail.slice(-20).join('\n')}`));
+        }, timeoutMs);
+        const onLine = (line: string) => {
+          if (!matches(line)) return;
+          clearTimeout(timer);
+          lineListeners.delete(onLine);
+          resolve();
+        };
+        lineListeners.add(onLine);
+      });
     },
 
     async publish(topic, payload, o = {}) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { normalizeUrn, parseExpectation } from '../../src/verify/expectation.js';
+import { isOlder, normalizeUrn, parseExpectation } from '../../src/verify/expectation.js';
 import { canonicalJson } from '../../src/verify/canonical.js';
 
 // Shaped exactly like `aws iotthingsgraph deploy-system-instance` output (seed document).
@@ -80,4 +80,57 @@ test('bad input gives a clear reason', () => {
     assert.equal(r.ok, false, text);
     if (!r.ok) assert.match(r.error, re);
   }
+});
+
+test('the envelope is read on the same strict rules: duplicate keys, near misses, empty strings, a missing group version, CLOUD', () => {
+  const cli = JSON.parse(CLI_OUTPUT) as { summary: Record<string, unknown>; greengrassDeploymentId: string };
+  const env = (over: Record<string, unknown>) => JSON.stringify({ expectation: cli, requestId: 'r-1', ...over });
+  const cases: [string, RegExp][] = [
+    ['{"expectation": {}, "expectation": {}}', /duplicate key "expectation" in the top-level object/],
+    [env({ requestID: 'x' }), /envelope has the key "requestID".*did you mean "requestId"/],
+    [env({ resource: [] }), /did you mean "resources"/],
+    [env({ requestId: '' }), /envelope.requestId is empty/],
+    [env({ requestId: 'x'.repeat(300) }), /longer than 256/],
+    [env({ expectation: { ...cli, summary: { ...cli.summary, greengrassGroupVersionId: undefined } } }), /envelope.expectation.summary.greengrassGroupVersionId is missing/],
+    [env({ expectation: { ...cli, summary: { ...cli.summary, target: 'CLOUD' } } }), /cannot be checked on a core: target CLOUD/],
+    [env({ expectation: { ...cli, greengrassDeploymentID: 'd' } }), /did you mean "greengrassDeploymentId"/],
+    [env({ expectation: { greengrassDeploymentId: 'd' } }), /envelope.expectation has no "summary"/],
+    [env({ resources: [{ name: 'flow-A.tar.gz', sha256: 'a'.repeat(64) }, { name: 'flow-A.tar.gz', sha256: 'b'.repeat(64) }] }), /listed twice/],
+    [env({ resources: [{ name: '../flow-A.tar.gz', sha256: 'a'.repeat(64) }] }), /a file name, not a path/],
+    [env({ resources: [{ name: 'flow-A.tar.gz', SHA256: 'a'.repeat(64) }] }), /"SHA256".*did you mean "sha256"/],
+    [JSON.stringify([cli, { ...cli, summary: { ...cli.summary, greengrassGroupId: 'g-2' } }]), /names 2 Greengrass system instances \(groups g-111, g-2\); give the one for this core/],
+  ];
+  for (const [text, re] of cases) {
+    const r = parseExpectation(text);
+    assert.equal(r.ok, false, text);
+    if (!r.ok) assert.match(r.error, re, text);
+  }
+});
+
+test('a BOM is accepted, and get-system-instance or a one-entry listing are an expectation with no deployment ID', () => {
+  const cli = JSON.parse(CLI_OUTPUT) as { summary: Record<string, unknown> };
+  const bom = parseExpectation(`\uFEFF${CLI_OUTPUT}`);
+  assert.ok(bom.ok);
+  for (const text of [JSON.stringify({ description: { summary: cli.summary, definition: { language: 'GRAPHQL', text: '{}' } } }), JSON.stringify({ summaries: [cli.summary] })]) {
+    const r = parseExpectation(text);
+    assert.ok(r.ok, text);
+    if (!r.ok) continue;
+    assert.equal(r.expectation.greengrassGroupVersionId, 'v-222');
+    assert.equal(r.expectation.greengrassDeploymentId, undefined);
+  }
+});
+
+test('isOlder compares summary.updatedAt, whatever form it had; neither is older when one does not say', () => {
+  const at = (updatedAt: unknown) => {
+    const cli = JSON.parse(CLI_OUTPUT) as { summary: Record<string, unknown> };
+    const r = parseExpectation(JSON.stringify({ ...cli, summary: { ...cli.summary, updatedAt } }));
+    if (!r.ok) throw new Error(r.error);
+    return r.expectation;
+  };
+  assert.equal(isOlder(at(1574171690), at('2019-11-19T13:54:51Z')), true);
+  assert.equal(isOlder(at('2019-11-19T13:54:51Z'), at(1574171690)), false);
+  assert.equal(isOlder(at(1574171690), at('2019-11-19T13:54:50.000Z')), false, 'equal is not older');
+  const none = parseExpectation(JSON.stringify({ summary: { ...(JSON.parse(CLI_OUTPUT) as { summary: Record<string, unknown> }).summary, updatedAt: undefined } }));
+  assert.ok(none.ok);
+  if (none.ok) assert.equal(isOlder(none.expectation, at(1574171690)), false);
 });
