@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, isAtomicTemp } from '../../src/state/atomic.js';
@@ -104,6 +104,58 @@ test('sequence numbers survive a restart and never go back', async () => {
     const again = await SequenceCounter.open(dir);
     assert.equal(again.current, 2);
     assert.equal(await again.next(), 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a torn or corrupt sequence file never restarts the count: the copy holds the mark', async () => {
+  for (const garbage of ['', '4', '\0\0\0', '57abc\n', '-3\n', '{"sequence":57}']) {
+    const dir = await tmp();
+    try {
+      const s = await SequenceCounter.open(dir);
+      for (let i = 0; i < 57; i++) await s.next();
+      // Either copy torn (a disk that lied) or edited: the other one still says 57.
+      for (const torn of ['sequence', 'sequence.copy']) {
+        await writeFile(join(dir, torn), garbage);
+        const again = await SequenceCounter.open(dir);
+        assert.equal(await again.next(), 58 + (torn === 'sequence' ? 0 : 1), `${torn} = ${JSON.stringify(garbage)}`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('both copies unreadable: refused with an error naming the files, never a count from 1', async () => {
+  const dir = await tmp();
+  try {
+    const s = await SequenceCounter.open(dir);
+    for (let i = 0; i < 3; i++) await s.next();
+    await writeFile(join(dir, 'sequence'), 'garbage');
+    await rm(join(dir, 'sequence.copy'));
+    await mkdir(join(dir, 'sequence.copy')); // unreadable (EISDIR), even for root
+    await assert.rejects(SequenceCounter.open(dir), (err: Error) => {
+      assert.equal(err.name, 'SequenceUnreadableError');
+      assert.match(err.message, /sequence: not a sequence number/);
+      assert.match(err.message, /sequence\.copy: EISDIR/);
+      assert.match(err.message, /look like resends/);
+      return true;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the first start, and a state folder from before the copy existed', async () => {
+  const dir = await tmp();
+  try {
+    assert.equal(await (await SequenceCounter.open(dir)).next(), 1, 'nothing there: the first start');
+    await rm(join(dir, 'sequence.copy'));
+    await writeFile(join(dir, 'sequence'), '41\n'); // as an earlier version left it
+    const s = await SequenceCounter.open(dir);
+    assert.equal(await s.next(), 42);
+    assert.equal(await readFile(join(dir, 'sequence.copy'), 'utf8'), '42\n', 'the copy is written from then on');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
