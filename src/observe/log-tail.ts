@@ -1,6 +1,6 @@
 // Reading a core's logs, once or as they grow. One road for both: a LogTail
 // reads what log-discovery.ts names, and `verify` is simply a tail's first
-// read. Afterwards the tail reads only the new bytes of the current file
+// read (CoreLogs, fresh). Afterwards the tail reads only the new bytes of the current file
 // (through a LogCursor); anything else (a rotation, a rotated file rewritten
 // or gone, another region becoming the current one) makes it read the whole
 // set again from the start, so that what it says always equals a fresh read of
@@ -257,40 +257,4 @@ export class CoreLogs {
   findings(): Finding[] {
     return [...this.tg.findings(), ...this.rt.findings()];
   }
-}
-
-export interface ReadLogOptions {
-  maxLineBytes?: number;
-  /** Receives FILE_UNREADABLE findings (unlistable folders, unreadable files). */
-  findings?: Finding[];
-  /** ThingsGraph.log only: fill FlowActivity.timeline (the times health needs). */
-  timeline?: boolean;
-}
-
-export type ThingsGraphLogRead = ThingsGraphLogObservation & ThingsGraphLogSummary;
-
-/** Reads ThingsGraph.log and its rotated siblings from the current region's folder, once. */
-export async function readThingsGraphLog(
-  root: string,
-  layout: LayoutConfig,
-  patterns: CompiledPatterns,
-  opts: ReadLogOptions = {},
-): Promise<ThingsGraphLogRead> {
-  const tail = thingsGraphLogTail(root, layout, patterns, opts);
-  await tail.refresh();
-  opts.findings?.push(...tail.findings());
-  return tail.result();
-}
-
-/** Reads runtime.log and its rotated siblings from `<systemLogDir>/`, once. */
-export async function readRuntimeLog(
-  root: string,
-  layout: LayoutConfig,
-  patterns: CompiledPatterns,
-  opts: ReadLogOptions = {},
-): Promise<RuntimeLogObservation> {
-  const tail = runtimeLogTail(root, layout, patterns, opts);
-  await tail.refresh();
-  opts.findings?.push(...tail.findings());
-  return tail.result();
 }

@@ -1,7 +1,7 @@
 // What the logs say: pure reducers over classified lines, oldest first. Which
 // files a core has is log-discovery.ts; reading them is log-tail.ts.
 import type { FlowActivity, FlowTimeline, RuntimeLogObservation, ThingsGraphLogObservation } from '../model/observation.js';
-import { classifyLine, type CompiledPatterns, type LogEvent } from './log-lines.js';
+import type { LogEvent } from './log-lines.js';
 
 export type ThingsGraphLogSummary = Omit<ThingsGraphLogObservation, 'files'> & { activity: FlowActivity };
 export type RuntimeLogSummary = Omit<RuntimeLogObservation, 'files'>;
@@ -164,14 +164,6 @@ export class ThingsGraphLogReducer {
     if (ev.kind !== 'flowStart' && ev.kind !== 'flowDetail') this.openStart = false;
   }
 
-  /** Classifies and adds raw lines, e.g. those a LogCursor returned. */
-  addLines(lines: Iterable<string>, patterns: CompiledPatterns, fallbackTime?: string): void {
-    for (const line of lines) {
-      const ev = classifyLine(line, patterns);
-      if (ev) this.add(ev, fallbackTime);
-    }
-  }
-
   result(): ThingsGraphLogSummary {
     const a = this.activity;
     const activity: FlowActivity = { ...a, lastErrors: [...a.lastErrors] };
@@ -222,19 +214,4 @@ export class RuntimeLogReducer {
     if (this.failed) out.deploymentFailed = { ...this.failed };
     return out;
   }
-}
-
-export function reduceThingsGraphLog(
-  events: Iterable<LogEvent>,
-  opts: { fallbackTime?: string; timeline?: boolean } = {},
-): ThingsGraphLogSummary {
-  const r = new ThingsGraphLogReducer({ timeline: opts.timeline === true });
-  for (const ev of events) r.add(ev, opts.fallbackTime);
-  return r.result();
-}
-
-export function reduceRuntimeLog(events: Iterable<LogEvent>, opts: { fallbackTime?: string } = {}): RuntimeLogSummary {
-  const r = new RuntimeLogReducer();
-  for (const ev of events) r.add(ev, opts.fallbackTime);
-  return r.result();
 }

@@ -8,7 +8,6 @@ import { normalizeUrn, type Expectation } from './expectation.js';
 import { FINDING_CODES, finding, type Category, type Finding } from '../model/findings.js';
 
 export type Status = 'VERIFIED' | 'MISMATCH' | 'FAILED' | 'TAMPERED' | 'INCOMPLETE';
-export const STATUSES: readonly Status[] = ['VERIFIED', 'MISMATCH', 'FAILED', 'TAMPERED', 'INCOMPLETE'];
 
 /** Most telling first: a device on another version is not "tampered", it is elsewhere. */
 const STATUS_BY_CATEGORY: [Category, Status][] = [

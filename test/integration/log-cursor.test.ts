@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS } from '../../src/config/layout.js';
 import { compilePatterns } from '../../src/observe/log-lines.js';
 import { discoverRuntimeLogs } from '../../src/observe/log-discovery.js';
-import { readLogLines, readRuntimeLog, readThingsGraphLog } from '../../src/observe/log-tail.js';
+import { readLogLines } from '../../src/observe/log-tail.js';
+import { readRuntimeLog, readThingsGraphLog } from '../lib/logs.js';
 import { LogCursor } from '../../src/observe/log-cursor.js';
 import type { Finding } from '../../src/model/findings.js';
 

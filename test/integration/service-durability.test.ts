@@ -19,7 +19,7 @@ import {
 } from '../lib/agent-process.js';
 
 const WAIT = 60_000;
-/** The figure for the outage. */
+/** The outage to survive: long enough for the client to give up and back off. */
 const OUTAGE_MS = 30_000;
 
 let broker: Broker;
