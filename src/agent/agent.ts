@@ -105,11 +105,12 @@ export class Agent {
       signal: this.abort.signal,
       ...(deps.maxUserWatches ? { maxUserWatches: deps.maxUserWatches } : {}),
       ...(deps.createWatcher ? { createWatcher: deps.createWatcher } : {}),
-      onBatch: (b) => {
-        this.ask({ kind: 'paths', paths: b.paths });
-        if (b.overflow) this.ask({ kind: 'scan', full: false });
-        if (b.rewatch) this.ask({ kind: 'rewatch' });
-      },
+      onBatch: (b) =>
+        this.ask(
+          { kind: 'paths', paths: b.paths },
+          ...(b.overflow ? [{ kind: 'scan', full: false } as const] : []),
+          ...(b.rewatch ? [{ kind: 'rewatch' } as const] : []),
+        ),
       onDegraded: () => {
         this.follow('degraded');
         this.ask({ kind: 'report', force: false, requestId: null });
@@ -164,7 +165,7 @@ export class Agent {
    * published. While starting, the first report is that report.
    */
   connected(): boolean {
-    return this.ask({ kind: 'report', force: true, requestId: null }) && this.ask({ kind: 'heartbeat' });
+    return this.ask({ kind: 'report', force: true, requestId: null }, { kind: 'heartbeat' });
   }
 
   /** Resolves when no work is pending or running. */
@@ -224,9 +225,10 @@ export class Agent {
 
   // ---- the work loop ----
 
-  private ask(work: Work): boolean {
+  /** Queues work, all of it before any starts: what came together coalesces together. */
+  private ask(...work: Work[]): boolean {
     if (!acceptsWork(this.state)) return false;
-    this.queue.add(work);
+    for (const w of work) this.queue.add(w);
     this.kick();
     return true;
   }
