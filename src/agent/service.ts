@@ -115,14 +115,6 @@ export class Service {
 
   constructor(private readonly opts: ServiceOptions) {}
 
-  get currentConfig(): Config | null {
-    return this.config;
-  }
-
-  get currentAgent(): Agent | null {
-    return this.agent;
-  }
-
   async start(): Promise<void> {
     const { env, logger } = this.opts;
     if (ipcAvailable(env)) {
@@ -266,8 +258,10 @@ export class Service {
     try {
       await agent.start();
     } catch (err) {
-      if (err instanceof SequenceUnreadableError) return this.cannotWork(err.message);
-      throw err;
+      if (!(err instanceof SequenceUnreadableError)) throw err;
+      await agent.stop();
+      this.agent = null;
+      return this.cannotWork(err.message);
     }
 
     if (this.transport && this.topics) {
