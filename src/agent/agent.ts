@@ -186,6 +186,8 @@ export class Agent {
     await this.watch.close();
     this.queue.clear();
     if (this.draining) await within(this.draining, STOP_WAIT_MS);
+    // The next agent on this state folder must find both marks written.
+    if (this.sequence) await within(this.sequence.close(), STOP_WAIT_MS);
     this.lifecycle.on('stopped');
     this.wakeIdle();
   }
