@@ -60,7 +60,6 @@ const STOP_WAIT_MS = 1000;
 const within = (p: Promise<unknown>, ms: number) =>
   Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
 
-export { validateSchedules };
 
 export class Agent {
   readonly stats: AgentStats = { reports: 0, heartbeats: 0, batches: 0, bytesHashedByEvents: 0, lastBatchBytes: 0 };
