@@ -529,7 +529,7 @@ async function runSequence(
 async function shared(): Promise<Shared & { cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'dw-property-template-'));
   const template = join(dir, 'root');
-  const core = await makeCore({ root: template, lambdaFiles: 3, engineFiles: 2, now: new Date(BASE) });
+  const core = await makeCore({ root: template, lambdaFiles: 2, engineFiles: 1, now: new Date(BASE) });
   await utimes(join(template, core.paths.runtimeLog), BASE / 1000, BASE / 1000);
   const hasher = createHasher({ concurrency: 1, rateLimitMBps: 0 });
   return { template, core, hasher, cleanup: async () => { await hasher.close(); await rm(dir, { recursive: true, force: true }); } };
