@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { verifyPass } from '../src/agent/pass.js';
+import { verifyOnce } from '../src/core-state/core-state.js';
 import { applyConfig, defaultConfig } from '../src/config/config.js';
 import { createHasher } from '../src/observe/hash.js';
 import { ensureTree, opensslBytesPerSecond, repoRoot, timeSha256sum } from './bench-hash.js';
@@ -21,7 +21,7 @@ async function timeVerify(root: string, stateDir: string, concurrency: number) {
   let peak = before;
   const t0 = performance.now();
   try {
-    const r = await verifyPass({
+    const r = await verifyOnce({
       config, hasher, expectation: null, agentVersion: 'bench',
       onProgress: () => {
         peak = Math.max(peak, process.memoryUsage.rss());

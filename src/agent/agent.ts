@@ -1,33 +1,25 @@
-// The live agent: one full verification at start, then the verdict is kept
-// current from file events (only what changed is read again), scheduled
-// rescans, full rehashes and heartbeats. Work runs one piece at a time through
-// a small set of pending flags, so nothing queues without bound.
-import { validate as validCron, schedule, type ScheduledTask } from 'node-cron';
-import { join, relative, sep } from 'node:path';
+// The live agent, wired from its parts: the core state (what we know about the
+// core, and the one judge), the lifecycle (lifecycle.ts), the pending work
+// (work-queue.ts), the watcher's supervisor (watch-supervisor.ts) and the
+// schedules (schedule.ts). One full verification at start, then the verdict
+// is kept current from file events, scheduled rescans, full rehashes and
+// heartbeats, one piece of work at a time.
 import type { Config } from '../config/config.js';
+import { CoreState } from '../core-state/core-state.js';
+import type { HealthProvider } from '../health/provider.js';
 import type { Logger } from '../log.js';
+import { finding, type Finding } from '../model/findings.js';
 import type { Hasher } from '../observe/hash.js';
-import { compilePatterns } from '../observe/log-lines.js';
-import { observe, readGroup } from '../observe/observe.js';
-import type { FileDigest, Observation } from '../model/observation.js';
 import { heartbeat } from '../report/protocol.js';
 import type { ReportSink } from '../report/sink.js';
-import type { Baseline } from '../model/baseline.js';
-import { loadBaseline } from '../state/baseline.js';
 import { SequenceCounter } from '../state/sequence.js';
 import type { Expectation } from '../verify/expectation.js';
-import { finding, type Finding } from '../model/findings.js';
-import { buildReport, type Checks, type Report } from '../verify/report.js';
-import { digestsByPath } from '../model/digest.js';
-import type { HealthProvider } from '../health/provider.js';
-import { judge, type Verdict } from '../verify/verdict.js';
-import { applyChanges, planChanges } from './incremental.js';
-import { LogTracker } from './log-tracker.js';
-import { resolveBaseline } from './pass.js';
-import { countWatches, maxUserWatches } from './watch-budget.js';
-import { Watcher } from './watcher.js';
-
-export type AgentState = 'starting' | 'watching' | 'degraded' | 'stopping' | 'stopped';
+import type { Report } from '../verify/report.js';
+import { acceptsWork, Lifecycle, runsWork, type Phase } from './lifecycle.js';
+import { cronScheduler, SCHEDULES, validateSchedules, type JobName, type ScheduledJob, type Scheduler } from './schedule.js';
+import { WatchSupervisor, type WatcherLike, type WatchState } from './watch-supervisor.js';
+import type { WatcherOptions } from './watcher.js';
+import { WorkQueue, type Work } from './work-queue.js';
 
 export interface AgentDeps {
   config: Config;
@@ -45,6 +37,10 @@ export interface AgentDeps {
   spoolDepth?: () => number;
   /** Called when the agent cannot go on (repeated failures): the process should exit non-zero. */
   onFatal?: (err: Error) => void;
+  /** Runs the cron schedules; node-cron by default. */
+  scheduler?: Scheduler;
+  /** Makes the file watcher; watcher.ts by default. */
+  createWatcher?: (o: WatcherOptions) => WatcherLike;
 }
 
 export interface AgentStats {
@@ -58,63 +54,71 @@ export interface AgentStats {
 
 const MAX_BATCH_PATHS = 2000;
 const MAX_CONSECUTIVE_FAILURES = 5;
+/** How long stop() waits for work in flight (it sees the abort), never hanging on it. */
+const STOP_WAIT_MS = 1000;
 
-function fingerprint(v: Verdict, obs: Observation): string {
-  const keys = v.findings
-    .map((f) => `${f.code}|${f.path ?? ''}|${JSON.stringify(f.expected ?? null)}|${JSON.stringify(f.actual ?? null)}`)
-    .sort();
-  // A new group version landing is news even when it verifies as the last one did.
-  const g = obs.group.state === 'ok' ? `${obs.group.definition.groupId}/${obs.group.definition.groupVersionId}` : obs.group.state;
-  return `${v.status}\n${g}\n${keys.join('\n')}`;
-}
+const within = (p: Promise<unknown>, ms: number) =>
+  Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
 
-export function validateSchedules(config: Config): void {
-  for (const key of ['heartbeatCron', 'rescanCron', 'fullRehashCron'] as const) {
-    if (!validCron(config[key])) {
-      throw new Error(`${key} "${config[key]}" is not a valid cron expression (e.g. "*/5 * * * *")`);
-    }
-  }
-}
 
 export class Agent {
-  state: AgentState = 'starting';
   readonly stats: AgentStats = { reports: 0, heartbeats: 0, batches: 0, bytesHashedByEvents: 0, lastBatchBytes: 0 };
   private readonly now: () => Date;
-  private readonly logs: LogTracker;
-  private obs: Observation | null = null;
-  private baseline: Baseline | null = null;
-  private baselineState: 'created' | 'compared' | 'none' = 'none';
-  private expectation: Expectation | null;
-  private watcher: Watcher | null = null;
-  private watchFinding: Finding | null = null;
-  private tasks: ScheduledTask[] = [];
+  private readonly lifecycle = new Lifecycle();
+  private readonly queue = new WorkQueue(MAX_BATCH_PATHS);
+  private readonly core: CoreState;
+  private readonly watch: WatchSupervisor;
+  private readonly abort = new AbortController();
   private sequence: SequenceCounter | null = null;
+  private jobs: ScheduledJob[] = [];
   private lastFingerprint: string | null = null;
   private lastReport: Report | null = null;
-  private readonly checks: Omit<Checks, 'observedAt'> = {};
   private healthSection: unknown = undefined;
-  private healthFindings: Finding[] = [];
   private healthTimer: NodeJS.Timeout | null = null;
   /** Findings for the next report only (a rejected expectation). */
   private oneShot: Finding[] = [];
-  private abort = new AbortController();
-
-  // Pending work, drained one piece at a time by run().
-  private pendingPaths = new Set<string>();
-  private pendingOverflow = false;
-  private pendingRescan: 'rescan' | 'full' | null = null;
-  private pendingHeartbeat = false;
-  private pendingReport: { force: boolean; requestId: string | null } | null = null;
-  private running: Promise<void> | null = null;
+  /** Set once the first report is out: work asked for earlier waits for it. */
+  private open = false;
+  private draining: Promise<void> | null = null;
   private starting: Promise<void> | null = null;
-  private pendingRewatch = false;
   private failures = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: AgentDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.expectation = deps.expectation ?? null;
-    this.logs = new LogTracker(deps.config.root, deps.config.layout, compilePatterns(deps.config.logPatterns), this.now);
+    const { config, logger } = deps;
+    this.core = new CoreState({
+      config, logger, hasher: deps.hasher, agentVersion: deps.agentVersion, now: this.now, signal: this.abort.signal,
+      expectation: deps.expectation ?? null,
+      ...(deps.thing !== undefined ? { thing: deps.thing } : {}),
+      ...(deps.health ? { health: deps.health } : {}),
+    });
+    this.watch = new WatchSupervisor({
+      paths: () => this.core.watchPaths(),
+      canaryDir: config.stateDir,
+      debounceMs: config.debounceMs,
+      maxBatchPaths: MAX_BATCH_PATHS,
+      watchBudget: config.watchBudget,
+      rescanCron: config.rescanCron,
+      logger,
+      signal: this.abort.signal,
+      ...(deps.maxUserWatches ? { maxUserWatches: deps.maxUserWatches } : {}),
+      ...(deps.createWatcher ? { createWatcher: deps.createWatcher } : {}),
+      onBatch: (b) =>
+        this.ask(
+          { kind: 'paths', paths: b.paths },
+          ...(b.overflow ? [{ kind: 'scan', full: false } as const] : []),
+          ...(b.rewatch ? [{ kind: 'rewatch' } as const] : []),
+        ),
+      onDegraded: () => {
+        this.follow('degraded');
+        this.ask({ kind: 'report', force: false, requestId: null });
+      },
+    });
+  }
+
+  get state(): Phase {
+    return this.lifecycle.phase;
   }
 
   get report(): Report | null {
@@ -132,115 +136,137 @@ export class Agent {
     return this.starting;
   }
 
-  private async startInner(): Promise<void> {
-    const { config, logger } = this.deps;
-    validateSchedules(config);
-    this.sequence = await SequenceCounter.open(config.stateDir);
-    await this.logs.refresh();
-    await this.fullPass('start');
-    await this.startWatching();
-    // Stopped while starting: schedules made now would outlive the agent.
-    if (this.abort.signal.aborted) return;
-    this.tasks = [
-      schedule(config.heartbeatCron, () => this.request({ heartbeat: true }), { name: 'heartbeat', noOverlap: true }),
-      schedule(config.rescanCron, () => this.request({ rescan: 'rescan' }), { name: 'rescan', noOverlap: true }),
-      schedule(config.fullRehashCron, () => this.request({ rescan: 'full' }), { name: 'full-rehash', noOverlap: true }),
-    ];
-    await this.judgeAndEmit({ force: true, requestId: null });
-    logger.info('agent started', { state: this.state, root: config.root, status: this.lastReport?.status });
+  /** Verify against a new expectation and report, echoing its request ID. False once stopping. */
+  setExpectation(e: Expectation | null, requestId: string | null = e?.requestId ?? null): boolean {
+    if (!acceptsWork(this.state)) return false;
+    this.core.expectation = e;
+    return this.ask({ kind: 'report', force: true, requestId });
   }
 
-  /** Verify against a new expectation and report, echoing its request ID. */
-  setExpectation(e: Expectation | null, requestId: string | null = e?.requestId ?? null): void {
-    this.expectation = e;
-    this.request({ report: { force: true, requestId } });
+  /**
+   * Answers a request with a report judged by `e`, without holding the core to
+   * it: the sender learns what it asked about, and the next report is judged by
+   * the expectation held again. For an expectation older than the one held.
+   */
+  answerWith(e: Expectation, requestId: string | null = e.requestId ?? null): boolean {
+    return this.ask({ kind: 'answer', answers: [{ expectation: e, requestId }] });
   }
 
   /**
    * An expectation arrived that cannot be used: answer with a report carrying
    * EXPECTATION_INVALID (once), and go on judging against the previous one.
    */
-  rejectExpectation(reason: string, requestId: string | null): void {
+  rejectExpectation(reason: string, requestId: string | null): boolean {
+    if (!acceptsWork(this.state)) return false;
     this.oneShot.push(finding('EXPECTATION_INVALID', `the expectation received cannot be used: ${reason}`));
-    this.request({ report: { force: true, requestId } });
+    return this.ask({ kind: 'report', force: true, requestId });
   }
 
-  /** Publish the current report at once (a `report/get`, a reconnection). */
-  requestReport(requestId: string | null = null): void {
-    this.request({ report: { force: true, requestId } });
+  /** Publish the current report at once (a `report/get`). False once stopping. */
+  requestReport(requestId: string | null = null): boolean {
+    return this.ask({ kind: 'report', force: true, requestId });
   }
 
-  /** Resolves when no work is pending or running (tests and the demo use it). */
+  /**
+   * The transport is (again) connected: the report goes out again, and a
+   * (retained) heartbeat replaces the offline last will the broker may have
+   * published. While starting, the first report is that report.
+   */
+  connected(): boolean {
+    return this.ask({ kind: 'report', force: true, requestId: null }, { kind: 'heartbeat' });
+  }
+
+  /** Resolves when no work is pending or running. */
   idle(): Promise<void> {
-    if (!this.running && (!this.hasPending() || this.state === 'stopped')) return Promise.resolve();
+    if (this.quiet()) return Promise.resolve();
     return new Promise((res) => this.idleWaiters.push(res));
   }
 
   async stop(): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'stopping') return;
-    this.state = 'stopping';
+    if (!this.lifecycle.on('stop')) return;
     this.abort.abort();
     // A start in flight sees the abort and gives up; wait for it so it cannot leave a watcher behind.
-    if (this.starting) await Promise.race([this.starting.catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
-    for (const t of this.tasks) await t.destroy();
-    this.tasks = [];
+    if (this.starting) await within(this.starting, STOP_WAIT_MS);
+    for (const j of this.jobs) await j.cancel();
+    this.jobs = [];
     if (this.healthTimer) clearTimeout(this.healthTimer);
     this.deps.health?.close?.();
-    await this.watcher?.close();
-    this.watcher = null;
-    // Work in flight sees the abort; give it a moment, never hang on it.
-    if (this.running) await Promise.race([this.running, new Promise((r) => setTimeout(r, 1000).unref())]);
-    this.state = 'stopped';
+    await this.watch.close();
+    this.queue.clear();
+    if (this.draining) await within(this.draining, STOP_WAIT_MS);
+    // The next agent on this state folder must find both marks written.
+    if (this.sequence) await within(this.sequence.close(), STOP_WAIT_MS);
+    this.lifecycle.on('stopped');
+    this.wakeIdle();
   }
 
-  // ---- work scheduling ----
+  // ---- start ----
 
-  private hasPending(): boolean {
-    return (
-      this.pendingPaths.size > 0 || this.pendingOverflow || this.pendingRescan !== null || this.pendingHeartbeat ||
-      this.pendingReport !== null || this.pendingRewatch
-    );
+  private async startInner(): Promise<void> {
+    const { config, logger } = this.deps;
+    validateSchedules(config);
+    this.sequence = await SequenceCounter.open(config.stateDir);
+    await this.core.fullPass('start');
+    const watching = await this.watch.start();
+    // Stopped while starting: schedules made now would outlive the agent.
+    if (this.abort.signal.aborted) return;
+    const scheduler = this.deps.scheduler ?? cronScheduler();
+    this.jobs = SCHEDULES.map(({ key, job }) => scheduler.every(job, config[key], () => this.onJob(job)));
+    // A report asked for meanwhile (a connection, a request) is answered by this one.
+    const asked = this.queue.takeKind('report');
+    await this.emit({ force: true, requestId: asked?.requestId ?? null });
+    if (this.abort.signal.aborted) return;
+    this.follow(watching);
+    this.open = true;
+    logger.info('agent started', { state: this.state, root: config.root, status: this.lastReport?.status });
+    this.kick();
   }
 
-  private request(w: {
-    paths?: Iterable<string>;
-    overflow?: boolean;
-    rescan?: 'rescan' | 'full';
-    heartbeat?: boolean;
-    report?: { force: boolean; requestId: string | null };
-    rewatch?: boolean;
-  }): void {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
-    if (w.rewatch) this.pendingRewatch = true;
-    for (const p of w.paths ?? []) {
-      if (this.pendingPaths.size >= MAX_BATCH_PATHS) this.pendingOverflow = true;
-      else this.pendingPaths.add(p);
+  private onJob(job: JobName): void {
+    if (job === 'heartbeat') this.ask({ kind: 'heartbeat' });
+    else this.ask({ kind: 'scan', full: job === 'full-rehash' });
+  }
+
+  /** The lifecycle follows the watcher. */
+  private follow(w: WatchState): void {
+    if (w === 'watching') this.lifecycle.on('watching');
+    else if (w === 'degraded') this.lifecycle.on('degraded');
+  }
+
+  // ---- the work loop ----
+
+  /** Queues work, all of it before any starts: what came together coalesces together. */
+  private ask(...work: Work[]): boolean {
+    if (!acceptsWork(this.state)) return false;
+    for (const w of work) this.queue.add(w);
+    this.kick();
+    return true;
+  }
+
+  private quiet(): boolean {
+    return !this.draining && (this.queue.size === 0 || !acceptsWork(this.state));
+  }
+
+  private kick(): void {
+    if (!this.draining && this.open && runsWork(this.state) && this.queue.size > 0) {
+      this.draining = this.drain().finally(() => {
+        this.draining = null;
+        this.kick();
+      });
     }
-    if (w.overflow) this.pendingOverflow = true;
-    if (w.rescan) this.pendingRescan = this.pendingRescan === 'full' ? 'full' : w.rescan;
-    if (w.heartbeat) this.pendingHeartbeat = true;
-    if (w.report) {
-      // Two requests before we get to them: one report answers both, with the newest request ID.
-      this.pendingReport = {
-        force: w.report.force || this.pendingReport?.force === true,
-        requestId: w.report.requestId ?? this.pendingReport?.requestId ?? null,
-      };
-    }
-    this.running ??= this.run().finally(() => {
-      this.running = null;
-      if (this.hasPending() && this.state !== 'stopping' && this.state !== 'stopped') this.request({});
-      else {
-        const w2 = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const wake of w2) wake();
-      }
-    });
+    if (this.quiet()) this.wakeIdle();
   }
 
-  private async run(): Promise<void> {
-    while (this.hasPending() && this.state !== 'stopping' && this.state !== 'stopped') {
+  private wakeIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of w) wake();
+  }
+
+  private async drain(): Promise<void> {
+    for (let w = this.queue.take(); w && runsWork(this.state); w = this.queue.take()) {
       try {
-        await this.step();
+        await this.perform(w);
         this.failures = 0;
       } catch (err) {
         if (this.abort.signal.aborted) return;
@@ -256,292 +282,95 @@ export class Agent {
     }
   }
 
-  private async step(): Promise<void> {
-    if (this.pendingRescan || this.pendingOverflow) {
-      // An overflow asks for a rescan; a full rehash asked for too must not be lost to it.
-      const kind = this.pendingRescan === 'full' ? 'full' : 'rescan';
-      this.pendingRescan = null;
-      this.pendingOverflow = false;
-      this.pendingPaths.clear(); // the rescan sees them all
-      await this.observeOrRetry(() => this.fullPass(kind), kind);
-      await this.judgeAndEmit({ force: false, requestId: null });
-      return;
-    }
-    if (this.pendingPaths.size > 0) {
-      const paths = this.pendingPaths;
-      this.pendingPaths = new Set();
-      await this.observeOrRetry(() => this.applyBatch(paths), 'rescan');
-      await this.judgeAndEmit({ force: false, requestId: null });
-      return;
-    }
-    if (this.pendingRewatch) {
-      this.pendingRewatch = false;
-      await this.rewatch();
-      return;
-    }
-    if (this.pendingReport) {
-      const r = this.pendingReport;
-      this.pendingReport = null;
-      await this.judgeAndEmit(r);
-      return;
-    }
-    if (this.pendingHeartbeat) {
-      this.pendingHeartbeat = false;
-      await this.beat();
+  private async perform(w: Work): Promise<void> {
+    switch (w.kind) {
+      case 'scan':
+        await this.observing(() => this.core.fullPass(w.full ? 'full' : 'rescan'), w.full);
+        return this.emit({ force: false, requestId: null });
+      case 'paths': {
+        this.stats.batches += 1;
+        const b = await this.observing(() => this.core.applyBatch(w.paths), false);
+        this.stats.bytesHashedByEvents += b.bytesHashed;
+        this.stats.lastBatchBytes = b.bytesHashed;
+        return this.emit({ force: false, requestId: null });
+      }
+      case 'rewatch':
+        if (this.watch.state !== 'watching') return;
+        this.follow(await this.watch.rewatch());
+        // Whatever changed while no watcher was listening: a rescan (stat-trusting, cheap) finds it.
+        this.queue.add({ kind: 'scan', full: false });
+        return;
+      case 'report':
+        return this.emit(w);
+      case 'answer':
+        for (const a of w.answers) await this.emit({ force: true, requestId: a.requestId, judgeBy: a.expectation });
+        // The newest report on the wire must be the core's current word again.
+        return this.emit({ force: true, requestId: null });
+      case 'heartbeat':
+        return this.beat();
     }
   }
 
+  // ---- what the work does ----
+
   /**
-   * A failed observation may have updated the observation halfway, and the
-   * changes it was to read are gone from the pending set: look again.
+   * A failed observation may have updated the state halfway, and the changes
+   * it was to read are gone from the queue: look again.
    */
-  private async observeOrRetry(work: () => Promise<void>, kind: 'rescan' | 'full'): Promise<void> {
+  private async observing<T>(work: () => Promise<T>, full: boolean): Promise<T> {
     try {
-      await work();
+      return await work();
     } catch (err) {
-      this.pendingRescan = this.pendingRescan === 'full' ? 'full' : kind;
+      this.queue.add({ kind: 'scan', full });
       throw err;
     }
   }
 
-  // ---- the work itself ----
-
-  private previousDigests(): Map<string, FileDigest> {
-    return digestsByPath(this.obs?.tree.units ?? this.baseline?.units ?? []);
-  }
-
-  /**
-   * A whole observation. `start` and `rescan` trust files whose size, mtime,
-   * ctime and inode are unchanged since the last digest (the stored baseline
-   * at start); `full` reads every byte, at the configured rate cap.
-   */
-  private async fullPass(kind: 'start' | 'rescan' | 'full'): Promise<void> {
-    const { config } = this.deps;
-    if (kind === 'start') await this.loadStoredBaseline();
-    const previous = kind === 'full' ? undefined : this.previousDigests();
-    const started = this.now();
-    const obs = await observe({
-      root: config.root,
-      layout: config.layout,
-      logPatterns: config.logPatterns,
-      archiveLimits: config.archiveLimits,
-      hasher: this.deps.hasher,
-      now: this.now,
-      signal: this.abort.signal,
-      trustUnchangedStat: kind !== 'full',
-      ...(previous && previous.size > 0 ? { previous } : {}),
-      logs: () => ({ thingsGraphLog: this.logs.thingsGraphLog(), runtimeLog: this.logs.runtimeLog() }),
-    });
-    await this.adopt(obs);
-    if (kind === 'full' || (kind === 'start' && !previous?.size)) this.checks.lastFullHashAt = started.toISOString();
-    if (kind === 'rescan' || kind === 'start') this.checks.lastRescanAt = started.toISOString();
-    this.deps.logger.debug('full pass', { kind, files: obs.tree.filesHashed, bytes: obs.tree.bytesHashed });
-  }
-
-  /** At start, the stored baseline (if any) lets unchanged files skip hashing. */
-  private async loadStoredBaseline(): Promise<void> {
-    const g = await readGroup(this.deps.config.root, this.deps.config.layout);
-    if (g.state !== 'ok') return;
-    try {
-      const got = await loadBaseline(this.deps.config.stateDir, g.definition.groupId, g.definition.groupVersionId);
-      if (got.state === 'found') this.baseline = got.baseline;
-    } catch {
-      /* unsafe IDs or unreadable state: the pass itself will say so */
-    }
-  }
-
-  /** Takes a fresh observation, with the baseline of its group version. */
-  private async adopt(obs: Observation): Promise<void> {
-    const { baseline, state } = await resolveBaseline(this.deps.config.stateDir, obs);
-    const landed =
-      this.baseline !== null && baseline !== null &&
-      (baseline.groupId !== this.baseline.groupId || baseline.groupVersionId !== this.baseline.groupVersionId);
-    if (landed) this.deps.logger.info('a new group version landed', { groupId: baseline.groupId, groupVersionId: baseline.groupVersionId });
-    this.obs = obs;
-    this.baseline = baseline;
-    this.baselineState = state;
-  }
-
-  private async applyBatch(absPaths: Set<string>): Promise<void> {
-    const { config } = this.deps;
-    this.stats.batches += 1;
-    this.checks.lastEventAt = this.now().toISOString();
-    const root = config.root;
-    const rel: string[] = [];
-    for (const p of absPaths) {
-      if (await this.logs.onChange(p)) continue;
-      const r = relative(root, p).split(sep).join('/');
-      if (r !== '' && !r.startsWith('..')) rel.push(r);
-    }
-    if (!this.obs) return;
-    const obs = this.obs;
-    if (rel.length === 0) {
-      obs.thingsGraphLog = this.logs.thingsGraphLog();
-      obs.runtimeLog = this.logs.runtimeLog();
-      this.stats.lastBatchBytes = 0;
-      return;
-    }
-    const flowPaths = obs.flowResources.flatMap((r) => (r.folder ? [r.folder] : []));
-    const plan = planChanges(rel, config.layout, obs.tree.units.map((u) => u.path), flowPaths);
-    const res = await applyChanges(obs, plan, { config, hasher: this.deps.hasher, now: this.now });
-    obs.thingsGraphLog = this.logs.thingsGraphLog();
-    obs.runtimeLog = this.logs.runtimeLog();
-    this.stats.bytesHashedByEvents += res.bytesHashed;
-    this.stats.lastBatchBytes = res.bytesHashed;
-    if (res.groupVersionChanged) {
-      // A deployment landed (or group.json went): everything is new, so look at everything.
-      await this.fullPass('rescan');
-    }
-  }
-
-  private async evaluateHealth(): Promise<void> {
-    if (!this.deps.health || !this.obs) return;
+  /** `judgeBy`: an answer judged by another expectation; it says nothing about the held verdict's changes. */
+  private async emit(opts: { force: boolean; requestId: string | null; judgeBy?: Expectation }): Promise<void> {
     const spoolDepth = this.deps.spoolDepth?.();
-    const h = await this.deps.health.evaluate(this.obs, this.now(), { watcher: this.state, ...(spoolDepth !== undefined ? { spoolDepth } : {}) });
-    this.healthSection = h.section;
-    this.healthFindings = h.findings;
-    if (this.healthTimer) clearTimeout(this.healthTimer);
-    this.healthTimer = null;
-    if (h.nextCheckAt) {
-      // One timer for the moment the verdict would change by itself: no polling.
-      const ms = Math.min(Math.max(0, h.nextCheckAt.getTime() - this.now().getTime()) + 50, 2 ** 31 - 1);
-      this.healthTimer = setTimeout(() => this.request({ report: { force: false, requestId: null } }), ms);
-      this.healthTimer.unref();
-    }
-  }
-
-  private async judgeAndEmit(opts: { force: boolean; requestId: string | null }): Promise<void> {
-    if (!this.obs) return;
-    await this.evaluateHealth();
-    const extra = [...(this.watchFinding ? [this.watchFinding] : []), ...this.healthFindings, ...this.oneShot.splice(0)];
-    const verdict = judge({ observation: this.obs, baseline: this.baseline, expectation: this.expectation, extra });
-    const fp = fingerprint(verdict, this.obs);
-    if (!opts.force && fp === this.lastFingerprint) return;
+    const watchFinding = this.watch.finding;
+    const j = await this.core.judge({
+      extra: [...(watchFinding ? [watchFinding] : []), ...(opts.judgeBy ? [] : this.oneShot.splice(0))],
+      watcher: this.watch.state,
+      ...(spoolDepth !== undefined ? { spoolDepth } : {}),
+      ...(opts.judgeBy ? { expectation: opts.judgeBy } : {}),
+    });
+    this.healthSection = j.health;
+    this.scheduleHealthCheck(j.nextCheckAt);
+    if (!opts.force && j.fingerprint === this.lastFingerprint) return;
     if (this.abort.signal.aborted) return;
     const sequence = await this.sequence!.next();
-    const report = buildReport(this.obs, verdict, this.expectation, {
-      agentVersion: this.deps.agentVersion,
-      thing: this.deps.thing ?? this.deps.config.thingName ?? null,
-      sequence,
-      requestId: opts.requestId,
-      now: this.now(),
-      baseline: { state: this.baselineState, createdAt: this.baseline?.createdAt ?? null, treeDigest: this.baseline?.treeDigest ?? null },
-      checks: { ...this.checks },
-      ...(this.healthSection !== undefined ? { health: this.healthSection } : {}),
-    });
+    const report = j.report({ sequence, requestId: opts.requestId });
     this.lastReport = report;
     this.stats.reports += 1;
     this.deps.logger.info('report', { sequence, status: report.status, findings: report.findings.length });
     await this.deps.sink.report(report);
     // Only a report the sink took counts as said; a failed one goes out again at the next chance.
-    this.lastFingerprint = fp;
+    if (!opts.judgeBy) this.lastFingerprint = j.fingerprint;
+  }
+
+  /** One timer for the moment the verdict would change by itself: no polling. */
+  private scheduleHealthCheck(at: Date | undefined): void {
+    if (this.healthTimer) clearTimeout(this.healthTimer);
+    this.healthTimer = null;
+    if (!at || this.abort.signal.aborted) return;
+    const ms = Math.min(Math.max(0, at.getTime() - this.now().getTime()) + 50, 2 ** 31 - 1);
+    this.healthTimer = setTimeout(() => this.ask({ kind: 'report', force: false, requestId: null }), ms);
+    this.healthTimer.unref();
   }
 
   private async beat(): Promise<void> {
-    await this.checkWatcher();
+    // The watcher must still hear events; whatever changed while it was deaf, a rescan finds.
+    if (await this.watch.check()) {
+      this.follow(this.watch.state);
+      this.queue.add({ kind: 'scan', full: false });
+    }
     // Time-based health may have moved on: re-judge, report only if it changed.
-    await this.judgeAndEmit({ force: false, requestId: null });
-    this.checks.lastHeartbeatAt = this.now().toISOString();
+    await this.emit({ force: false, requestId: null });
+    this.core.noteHeartbeat(this.now());
     this.stats.heartbeats += 1;
     const thing = this.deps.thing ?? this.deps.config.thingName ?? this.lastReport?.thing ?? null;
     await this.deps.sink.heartbeat(heartbeat(this.lastReport, thing, this.now(), this.healthSection));
-  }
-
-  // ---- watching ----
-
-  private watchPaths(): string[] {
-    const { root, layout } = this.deps.config;
-    const rel = [layout.deploymentDir, ...layout.flowSearchPaths, layout.thingsGraphDir];
-    const abs = [...new Set(rel.map((p) => join(root, p))), ...this.logs.watchPaths()];
-    // Drop paths inside other watched paths: one watch each is enough.
-    return abs.filter((p) => !abs.some((q) => q !== p && p.startsWith(q + sep)));
-  }
-
-  private async startWatching(): Promise<void> {
-    const { config, logger } = this.deps;
-    const kernel = await (this.deps.maxUserWatches ?? maxUserWatches)();
-    const budget = Math.min(config.watchBudget, kernel ?? Number.MAX_SAFE_INTEGER);
-    const paths = this.watchPaths();
-    const needed = await countWatches(paths, budget);
-    if (needed > budget) {
-      this.degrade(`watching needs more than ${budget} inotify watches (budget ${config.watchBudget}, kernel ${kernel ?? 'unknown'}): falling back to scheduled scans (${config.rescanCron})`);
-      return;
-    }
-    const watcher = new Watcher({
-      paths,
-      canaryDir: config.stateDir,
-      debounceMs: config.debounceMs,
-      maxWaitMs: Math.max(config.debounceMs * 4, 500),
-      maxBatchPaths: MAX_BATCH_PATHS,
-      onBatch: (b) => this.request({ paths: b.paths, overflow: b.overflow, rewatch: b.rewatch }),
-      onError: (err) => {
-        const code = (err as NodeJS.ErrnoException).code;
-        logger.warn('watcher error', { error: err.message, code });
-        if (code === 'ENOSPC' || code === 'EMFILE' || code === 'ENFILE') {
-          this.degrade(`the file watcher failed (${code}): falling back to scheduled scans (${config.rescanCron})`);
-          void this.watcher?.close();
-          this.watcher = null;
-          this.request({ report: { force: false, requestId: null } });
-        }
-      },
-      logger,
-    });
-    try {
-      await watcher.start();
-      if (this.abort.signal.aborted) {
-        await watcher.close(); // stop() came while chokidar was starting
-        return;
-      }
-      this.watcher = watcher;
-      this.watchFinding = null;
-      this.state = 'watching';
-    } catch (err) {
-      await watcher.close();
-      this.degrade(`the file watcher could not start (${(err as Error).message}): falling back to scheduled scans`);
-    }
-  }
-
-  private degrade(why: string): void {
-    if (this.abort.signal.aborted) return;
-    this.deps.logger.warn('watching degraded', { reason: why });
-    this.state = 'degraded';
-    this.watchFinding = finding('WATCH_DEGRADED', why);
-  }
-
-  /**
-   * A folder was renamed into place: chokidar may still watch the files of the
-   * folder it replaced. A fresh watcher sees the new ones; a rescan (stat-trusting,
-   * cheap) covers whatever changed while no watcher was listening.
-   */
-  private async rewatch(): Promise<void> {
-    if (this.state !== 'watching' || !this.watcher) return;
-    this.deps.logger.info('a folder was replaced; watching afresh');
-    await this.watcher.close();
-    this.watcher = null;
-    await this.startWatching();
-    this.request({ rescan: 'rescan' });
-  }
-
-  /** The watcher must still hear its canary; a deaf watcher is replaced, or we degrade. */
-  private async checkWatcher(): Promise<void> {
-    if (this.state !== 'watching' || !this.watcher) return;
-    if (await this.watcher.isAlive()) return;
-    this.deps.logger.warn('the file watcher stopped delivering events; restarting it');
-    await this.watcher.close();
-    this.watcher = null;
-    await this.startWatching();
-    if (this.watcher && !(await (this.watcher as Watcher).isAlive())) {
-      await (this.watcher as Watcher).close();
-      this.watcher = null;
-      this.degrade('the file watcher delivers no events: falling back to scheduled scans');
-    }
-    // Whatever changed while it was deaf: a rescan finds it.
-    this.request({ rescan: 'rescan' });
-  }
-
-  /** For tests: run the scheduled jobs now. */
-  trigger(job: 'heartbeat' | 'rescan' | 'full'): void {
-    if (job === 'heartbeat') this.request({ heartbeat: true });
-    else this.request({ rescan: job });
   }
 }

@@ -13,19 +13,21 @@ import { createHasher, type Hasher } from '../observe/hash.js';
 import { readGroup } from '../observe/observe.js';
 import { ipcAvailable } from '../report/ipc-env.js';
 import type { IpcTransport } from '../report/ipc.js';
-import { checkPemFile, defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
+import { checkTlsFiles, defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
 import { Outbox } from '../report/outbox.js';
-import { classifyInbound, groupExpectedTopic, offlineHeartbeat, topicsFor, type Topics } from '../report/protocol.js';
+import { classifyInbound, groupExpectedTopic, offlineHeartbeat, requestIdOf, topicsFor, type Topics } from '../report/protocol.js';
 import { ProtocolSink } from '../report/protocol-sink.js';
 import type { ReportSink } from '../report/sink.js';
 import { openSpool, type SpoolOptions } from '../report/spool.js';
 import type { Transport } from '../report/transport.js';
 import { loadStoredExpectation, saveExpectation } from '../state/expectation-store.js';
 import { acquireLock, type Lock } from '../state/lock.js';
+import { SequenceUnreadableError } from '../state/sequence.js';
 import { isOlder, parseExpectation, type Expectation } from '../verify/expectation.js';
 import type { Report } from '../verify/report.js';
 import type { HealthProvider } from '../health/provider.js';
-import { Agent, validateSchedules } from './agent.js';
+import { Agent } from './agent.js';
+import { validateSchedules } from './schedule.js';
 
 export type Mode = 'ipc' | 'mqtt' | 'local';
 
@@ -49,30 +51,8 @@ export interface ServiceOptions {
   health?: (config: Config) => HealthProvider;
   /** Defaults to COMPONENT_NAME. */
   componentName?: string;
-}
-
-/**
- * Test hook, inert unless DEPLOY_WITNESS_FAULT is set. "spool-kill-before-rename:<n>"
- * SIGKILLs this process inside its n-th spool write (the temp file is durable, not yet
- * renamed), so tests can prove a kill mid-write loses nothing already spooled.
- */
-export function spoolFaults(env: NodeJS.ProcessEnv, logger: Logger): Pick<SpoolOptions, 'faults'> {
-  const spec = env.DEPLOY_WITNESS_FAULT;
-  if (!spec) return {};
-  const m = /^spool-kill-before-rename:([1-9]\d*)$/.exec(spec);
-  if (!m) {
-    logger.warn('DEPLOY_WITNESS_FAULT not understood; ignored', { fault: spec });
-    return {};
-  }
-  const n = Number(m[1]);
-  let writes = 0;
-  return {
-    faults: {
-      beforeRename: () => {
-        if (++writes === n) process.kill(process.pid, 'SIGKILL');
-      },
-    },
-  };
+  /** Options for the report spool (bounds, fault injection); the service's logger is used. */
+  spool?: Omit<SpoolOptions, 'logger'>;
 }
 
 export function chooseMode(env: NodeJS.ProcessEnv, config: Config): Mode {
@@ -130,19 +110,13 @@ export class Service {
   private restarting: Promise<void> | null = null;
   private configTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** The transport is connected now (IPC connects before the first agent exists). */
+  private transportUp = false;
   mode: Mode = 'local';
   /** Set by the runner: the agent cannot go on, the process should exit non-zero. */
   onFatal: ((err: Error) => void) | null = null;
 
   constructor(private readonly opts: ServiceOptions) {}
-
-  get currentConfig(): Config | null {
-    return this.config;
-  }
-
-  get currentAgent(): Agent | null {
-    return this.agent;
-  }
 
   async start(): Promise<void> {
     const { env, logger } = this.opts;
@@ -166,15 +140,17 @@ export class Service {
     return {
       onMessage: (topic: string, payload: Buffer) => void this.onMessage(topic, payload),
       onConnected: () => {
+        this.transportUp = true;
         // Sending starts with the first connection: an attempt before it can only fail.
         this.outbox?.start();
         this.outbox?.transportConnected();
-        // After every reconnection the agent can see, the report goes out again, and a
-        // (retained) heartbeat replaces the offline last will the broker may have published.
-        this.agent?.requestReport(null);
-        this.agent?.trigger('heartbeat');
+        // An agent started later is told when it starts.
+        this.agent?.connected();
       },
-      onDisconnected: (reason?: Error) => this.opts.logger.warn('transport disconnected', { reason: reason?.message }),
+      onDisconnected: (reason?: Error) => {
+        this.transportUp = false;
+        this.opts.logger.warn('transport disconnected', { reason: reason?.message });
+      },
       onFatal: (reason: Error) => this.onFatal?.(reason),
     };
   }
@@ -249,9 +225,7 @@ export class Service {
         if (!m.cert || !m.key) return this.cannotWork('direct MQTT needs mqtt.cert and mqtt.key (--cert, --key)');
         // A missing or wrong certificate is a configuration error, said before a whole verification runs.
         try {
-          await checkPemFile('cert', m.cert, 'certificate');
-          await checkPemFile('key', m.key, 'key');
-          if (m.ca) await checkPemFile('ca', m.ca, 'certificate');
+          await checkTlsFiles({ cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) }, { cert: 'cert', key: 'key', ca: 'ca' });
         } catch (err) {
           return this.cannotWork((err as Error).message);
         }
@@ -264,7 +238,7 @@ export class Service {
         });
       }
       if (!this.outbox) {
-        const spool = await openSpool(join(config.stateDir, 'spool'), { logger, ...spoolFaults(env, logger) });
+        const spool = await openSpool(join(config.stateDir, 'spool'), { ...this.opts.spool, logger });
         this.outbox = new Outbox({ spool, transport: this.transport!, logger });
       }
       sink = new ProtocolSink(this.outbox, this.topics, (r) => void this.onReport(r));
@@ -275,7 +249,6 @@ export class Service {
     // stop() came while we were getting here: it found no agent to stop, so start none.
     if (this.stopped) return;
     this.held = stored;
-    this.answering = null;
     this.hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
     const agent = new Agent({
       config, logger, sink, hasher: this.hasher, agentVersion: this.opts.agentVersion, expectation: stored,
@@ -288,7 +261,16 @@ export class Service {
       },
     });
     this.agent = agent;
-    await agent.start();
+    // Connected already (IPC, or a restart with a new configuration): the first report and a heartbeat say so.
+    if (this.transportUp) agent.connected();
+    try {
+      await agent.start();
+    } catch (err) {
+      if (!(err instanceof SequenceUnreadableError)) throw err;
+      await agent.stop();
+      this.agent = null;
+      return this.cannotWork(err.message);
+    }
 
     if (this.transport && this.topics) {
       if (this.mode === 'mqtt' && !this.transportStarted) {
@@ -312,7 +294,6 @@ export class Service {
   private async onReport(r: Report): Promise<void> {
     if (!this.config) return;
     this.followGroup(r.observed.groupId);
-    this.answered(r);
     // Optionally, fleet status shows a device whose deployment is not verified as unhealthy.
     if (this.config.erroredWhenUnverified) await this.setState(r.status === 'VERIFIED' ? 'RUNNING' : 'ERRORED');
   }
@@ -342,33 +323,20 @@ export class Service {
     }
   }
 
-  // ---- expectations older than the one held: judged for the answer only ----
-
   /** The valid expectation the agent judges by (what is stored), or null. */
   private held: Expectation | null = null;
-  /** An older expectation being answered: the agent goes back to `restore` once its answer is out. */
-  private answering: { sha256: string; restore: Expectation | null } | null = null;
 
   /**
    * An expectation older (summary.updatedAt) than the one held: the answer to
-   * its request is judged by it, so the sender learns what it asked, and then
-   * the agent returns to the newer one. It is never stored: checking an old
+   * its request is judged by it, so the sender learns what it asked, and the
+   * agent stays with the newer one. It is never stored: checking an old
    * response must not leave the device judging by it.
    */
   private answerOnly(e: Expectation, held: Expectation): void {
     this.opts.logger.info('expectation older than the one held: answered, not adopted', {
       requestId: e.requestId ?? null, updatedAt: e.updatedAt, heldUpdatedAt: held.updatedAt,
     });
-    this.answering = { sha256: e.sha256, restore: this.answering?.restore ?? this.held };
-    this.agent?.setExpectation(e, e.requestId ?? null);
-  }
-
-  /** Every report passes here: the first judged by an answered-only expectation ends that. */
-  private answered(r: Report): void {
-    const a = this.answering;
-    if (!a || r.expectation?.sha256 !== a.sha256) return;
-    this.answering = null;
-    this.agent?.setExpectation(a.restore, null);
+    this.agent?.answerWith(e, e.requestId ?? null);
   }
 
   // ---- the group topic: one publish per deployment reaches the group's core ----
@@ -429,7 +397,6 @@ export class Service {
         this.opts.logger.error('could not store the expectation', { error: (err as Error).message });
       }
       this.held = next.expectation;
-      this.answering = null;
       this.agent?.setExpectation(next.expectation, next.expectation.requestId ?? null);
     }
   }
@@ -472,14 +439,5 @@ export class Service {
     await this.transport?.stop();
     await this.lock?.release();
     this.lock = null;
-  }
-}
-
-function requestIdOf(text: string): string | null {
-  try {
-    const v = JSON.parse(text) as { requestId?: unknown };
-    return typeof v?.requestId === 'string' ? v.requestId.slice(0, 256) : null;
-  } catch {
-    return null;
   }
 }

@@ -1,7 +1,7 @@
 // `deploy-witness run`: the long-running agent (what the Greengrass recipe starts).
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Service } from '../agent/service.js';
+import { Service, type ServiceOptions } from '../agent/service.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { JsonLinesSink } from '../report/sink.js';
 import { VERSION } from '../version.js';
@@ -50,7 +50,8 @@ const RUN_OPTIONS = {
   thing: { type: 'string' },
 } as const;
 
-export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
+/** `parts`: what the service is built with beyond the flags (the report spool's options). */
+export async function runCommand(argv: string[], io: CommandIO, parts: Pick<ServiceOptions, 'spool'> = {}): Promise<number> {
   let values;
   try {
     values = parseArgs({ args: argv, options: RUN_OPTIONS, strict: true }).values;
@@ -85,6 +86,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     logger,
     agentVersion: VERSION,
     health: healthProvider,
+    ...parts,
   });
   return runUntilStopped(service, logger);
 }

@@ -1,6 +1,6 @@
 // `deploy-witness verify`: one pass, a summary or the JSON report, an exit code.
 import { parseArgs } from 'node:util';
-import { verifyPass } from '../agent/pass.js';
+import { verifyOnce } from '../core-state/core-state.js';
 import { createHasher } from '../observe/hash.js';
 import { parseExpectations, type Expectation } from '../verify/expectation.js';
 import { selectForGroup } from '../verify/deploy-response.js';
@@ -90,7 +90,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const progress = progressLine(io.stderr);
   const health = healthProvider(config);
   try {
-    const { report } = await verifyPass({
+    const { report } = await verifyOnce({
       config,
       hasher,
       expectation,

@@ -5,6 +5,7 @@ import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { isMissing } from './files.js';
 import { LineSplitter, MAX_LINE_BYTES } from './log-lines.js';
 
 /** What a cursor remembers of its file; enough to resume after a restart. */
@@ -60,11 +61,6 @@ function hash(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
 async function openRegular(path: string): Promise<{ fh: FileHandle; st: Stats } | null> {
   let fh: FileHandle;
   try {
@@ -97,6 +93,7 @@ export class LogCursor {
   private readonly buf = Buffer.allocUnsafe(CHUNK);
 
   private counts = { bytesRead: 0, rotations: 0, rotationsMissed: 0 };
+  private mtime: number | undefined;
 
   constructor(readonly path: string, opts: LogCursorOptions = {}) {
     this.from = opts.from ?? 'start';
@@ -132,6 +129,14 @@ export class LogCursor {
   /** Rotated files that were gone (deleted, compressed) before they could be finished. */
   get rotationsMissed(): number {
     return this.counts.rotationsMissed;
+  }
+
+  /**
+   * The file's mtime when the last readNew() opened it (undefined when it was
+   * not there): an upper bound on when the lines it returned were written.
+   */
+  get mtimeMs(): number | undefined {
+    return this.mtime;
   }
 
   /** True when the last readNew() stopped at maxBytesPerRead with bytes left. */
@@ -175,6 +180,7 @@ export class LogCursor {
     const atEnd = this.firstSight && this.from === 'end';
     this.firstSight = false;
     this.more = false;
+    this.mtime = undefined;
     if (this.drain && !(await this.finishDrain(out, budget))) return out;
 
     const opened = await openRegular(this.path);
@@ -187,6 +193,7 @@ export class LogCursor {
       return out;
     }
     const { fh, st } = opened;
+    this.mtime = st.mtimeMs;
     try {
       let c = this.cur;
       if (c && (c.dev !== st.dev || c.ino !== st.ino)) {

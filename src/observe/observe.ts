@@ -4,16 +4,15 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ArchiveLimits, LayoutConfig, LogPatterns } from '../config/layout.js';
 import { stripArchiveExt } from '../model/flow-names.js';
-import type { Finding } from '../model/findings.js';
 import { inspectArchive } from './archive.js';
 import { parseGroupJson } from './group.js';
-import { compilePatterns, readRuntimeLog, readThingsGraphLog } from './logs.js';
+import { isMissing } from './files.js';
+import { compilePatterns } from './log-lines.js';
+import { CoreLogs } from './log-tail.js';
 import { deployedUnits, findFlowPlaces, rel } from './places.js';
 import { hashTree } from './tree.js';
 import type { Hasher } from './hash.js';
-import type {
-  ArchiveInspection, FileDigest, FlowResource, GroupObservation, Observation, RuntimeLogObservation, ThingsGraphLogObservation,
-} from '../model/observation.js';
+import type { ArchiveInspection, FileDigest, FlowResource, GroupObservation, Observation } from '../model/observation.js';
 import { compareFolderToArchive } from './unpacked.js';
 
 export interface ObserveOptions {
@@ -28,8 +27,8 @@ export interface ObserveOptions {
   onProgress?: (p: { files: number; bytes: number }) => void;
   now?: () => Date;
   signal?: AbortSignal;
-  /** Log observations kept current by the caller (the agent tails logs); read from disk when absent. */
-  logs?: () => { thingsGraphLog: ThingsGraphLogObservation; runtimeLog: RuntimeLogObservation };
+  /** The core's logs as the caller keeps them (already read); read afresh when absent. */
+  logs?: CoreLogs;
 }
 
 const MAX_GROUP_JSON = 16 * 1024 * 1024;
@@ -42,9 +41,8 @@ export async function readGroup(root: string, layout: LayoutConfig): Promise<Gro
     if (st.size > MAX_GROUP_JSON) return { state: 'invalid', path, reason: `larger than ${MAX_GROUP_JSON} bytes` };
     text = await readFile(join(root, path), 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { state: 'missing', path };
-    return { state: 'invalid', path, reason: `unreadable: ${code ?? (err as Error).message}` };
+    if (isMissing(err)) return { state: 'missing', path };
+    return { state: 'invalid', path, reason: `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
   }
   return parseGroupJson(text, path, { flowArchivePattern: new RegExp(layout.flowArchivePattern) });
 }
@@ -125,15 +123,11 @@ export async function observe(opts: ObserveOptions): Promise<Observation> {
   const group = await readGroup(root, layout);
   const flowResources = await observeFlowResources(root, layout, opts.archiveLimits);
   const runtimeFiles = await observeRuntimeFiles(root, layout);
-  const logFindings: Finding[] = [];
-  const readLogs = async () => {
-    const patterns = compilePatterns(opts.logPatterns);
-    return {
-      thingsGraphLog: await readThingsGraphLog(root, layout, patterns, { findings: logFindings, timeline: true }),
-      runtimeLog: await readRuntimeLog(root, layout, patterns, { findings: logFindings }),
-    };
-  };
-  const { thingsGraphLog, runtimeLog } = opts.logs ? opts.logs() : await readLogs();
+  let logs = opts.logs;
+  if (!logs) {
+    logs = new CoreLogs(root, layout, compilePatterns(opts.logPatterns));
+    await logs.refresh();
+  }
 
   const units = await unitsToHash(root, layout, flowResources);
   const { tree, findings: treeFindings } = await hashTree(root, units, {
@@ -150,9 +144,9 @@ export async function observe(opts: ObserveOptions): Promise<Observation> {
     group,
     flowResources,
     runtimeFiles,
-    thingsGraphLog,
-    runtimeLog,
+    thingsGraphLog: logs.thingsGraphLog(),
+    runtimeLog: logs.runtimeLog(),
     tree,
-    findings: [...logFindings, ...treeFindings],
+    findings: [...logs.findings(), ...treeFindings],
   };
 }

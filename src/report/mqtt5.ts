@@ -147,6 +147,19 @@ export async function checkPemFile(option: string, path: string, kind: 'certific
 }
 
 /**
+ * The files of a mutual-TLS connection, checked before anything connects.
+ * `names` are what the caller calls them, for the messages.
+ */
+export async function checkTlsFiles(
+  files: { cert: string; key: string; ca?: string },
+  names: { cert: string; key: string; ca: string } = { cert: 'certPath', key: 'keyPath', ca: 'caPath' },
+): Promise<void> {
+  await checkPemFile(names.cert, files.cert, 'certificate');
+  await checkPemFile(names.key, files.key, 'key');
+  if (files.ca !== undefined) await checkPemFile(names.ca, files.ca, 'certificate');
+}
+
+/**
  * An Error for an SDK event. V8 keeps the receivers of a stack's frames (here the
  * native client) alive until the stack is first read; reading it at once lets a
  * stopped client be freed even if a caller keeps the error.
@@ -221,10 +234,10 @@ export class Mqtt5Transport implements Transport {
     const epoch = ++this.epoch;
     if (!o.websocket) {
       if (o.certPath === undefined || o.keyPath === undefined) throw new Error('mqtt5 needs certPath and keyPath (or websocket)');
-      await checkPemFile('certPath', o.certPath, 'certificate');
-      await checkPemFile('keyPath', o.keyPath, 'key');
+      await checkTlsFiles({ cert: o.certPath, key: o.keyPath, ...(o.caPath !== undefined ? { ca: o.caPath } : {}) });
+    } else if (o.caPath !== undefined) {
+      await checkPemFile('caPath', o.caPath, 'certificate');
     }
-    if (o.caPath !== undefined) await checkPemFile('caPath', o.caPath, 'certificate');
 
     const sdk = (this.sdk ??= await (o.loadSdk ?? loadSdk)());
     if (epoch !== this.epoch) throw new Error('mqtt5 transport stopped while starting');

@@ -11,14 +11,9 @@ export class ProtocolSink implements ReportSink {
 
   constructor(
     private readonly outbox: Outbox,
-    private topics: Topics,
+    private readonly topics: Topics,
     private readonly onReport?: (r: Report) => void,
   ) {}
-
-  /** A changed topic prefix applies from the next message on. */
-  setTopics(t: Topics): void {
-    this.topics = t;
-  }
 
   async report(report: Report): Promise<void> {
     // Spooled (and fsynced) before this resolves; sending happens in the background.

@@ -195,18 +195,20 @@ export type Inbound =
   | { kind: 'get'; requestId: string | null }
   | { kind: 'unknown' };
 
+/** The request ID a JSON message carries (cut to 256 characters), or null: any payload may come. */
+export function requestIdOf(text: string): string | null {
+  try {
+    const v = JSON.parse(text) as { requestId?: unknown } | null;
+    return typeof v?.requestId === 'string' ? v.requestId.slice(0, 256) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** `groupTopic`: the expected topic of the group the agent observes now (a former group's is ignored). */
 export function classifyInbound(topic: string, payload: Buffer, topics: Topics, groupTopic: string | null = null): Inbound {
   if (topic === topics.expected || (groupTopic !== null && topic === groupTopic)) return { kind: 'expected', text: payload.toString('utf8') };
-  if (topic === topics.reportGet) {
-    let requestId: string | null = null;
-    try {
-      const v = JSON.parse(payload.toString('utf8')) as { requestId?: unknown };
-      if (typeof v?.requestId === 'string') requestId = v.requestId.slice(0, 256);
-    } catch {
-      /* any payload asks for the report */
-    }
-    return { kind: 'get', requestId };
-  }
+  // Any payload asks for the report.
+  if (topic === topics.reportGet) return { kind: 'get', requestId: requestIdOf(payload.toString('utf8')) };
   return { kind: 'unknown' };
 }

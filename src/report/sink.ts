@@ -1,6 +1,6 @@
-// Where the agent's reports and heartbeats go. The MQTT sink (report/mqtt-sink.ts)
-// speaks the cloud protocol; the JSON-lines sink here is for development and for
-// cores that ship reports some other way.
+// Where the agent's reports and heartbeats go. The protocol sink
+// (protocol-sink.ts) speaks the cloud protocol over MQTT; the JSON-lines sink
+// here is for development and for cores that ship reports some other way.
 import { appendFile, rename, stat } from 'node:fs/promises';
 import type { Report } from '../verify/report.js';
 import type { Heartbeat } from './protocol.js';

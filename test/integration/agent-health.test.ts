@@ -15,6 +15,7 @@ import type { ReportSink } from '../../src/report/sink.js';
 import type { Report } from '../../src/verify/report.js';
 import { executionLines } from '../../scripts/simulated-flow-log.js';
 import { expectationOf, tempCore } from '../lib/core.js';
+import { ManualScheduler } from '../lib/manual-scheduler.js';
 
 const WAIT = 20_000;
 
@@ -47,8 +48,9 @@ test('a stalled flow is FAILED once its window passes, and VERIFIED again when e
   const now = () => new Date(Date.now() + offsetMs);
   const c = collector();
   const hasher = createHasher({ concurrency: 1, rateLimitMBps: 0 });
+  const scheduler = new ManualScheduler();
   const agent = new Agent({
-    config: core.config, logger: silentLogger(), sink: c.sink, hasher, agentVersion: 'test', now,
+    config: core.config, logger: silentLogger(), sink: c.sink, hasher, agentVersion: 'test', now, scheduler,
     expectation: expectationOf(core.envelope), health: healthProvider(core.config),
   });
   try {
@@ -63,7 +65,7 @@ test('a stalled flow is FAILED once its window passes, and VERIFIED again when e
 
     // Five minutes later, with nothing new in the log: the flow has stopped.
     offsetMs = 5 * 60_000;
-    agent.trigger('heartbeat');
+    assert.ok(scheduler.fire('heartbeat'));
     const stalled = await c.next((r) => r.status === 'FAILED');
     assert.deepEqual(stalled.findings.map((f) => f.code), ['FLOW_NOT_RUNNING']);
     assert.equal((stalled.health as HealthSection).flow.state, 'stopped');

@@ -1,12 +1,16 @@
 // The live agent in-process, on a simulated core: real files, real chokidar,
 // real hashing. Each test waits for reports through the sink (event-driven,
-// generous timeouts); nothing asserts on elapsed time.
+// generous timeouts); nothing asserts on elapsed time. The schedules are the
+// test's to fire (a manual scheduler), and the watchers the agent makes are
+// real ones the test can see.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, truncate, unlink, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, type AgentDeps } from '../../src/agent/agent.js';
+import type { WatcherLike } from '../../src/agent/watch-supervisor.js';
+import { Watcher, type WatcherOptions } from '../../src/agent/watcher.js';
 import { applyConfig, defaultConfig, type Config } from '../../src/config/config.js';
 import { silentLogger } from '../../src/log.js';
 import { createHasher } from '../../src/observe/hash.js';
@@ -16,6 +20,7 @@ import { parseExpectation } from '../../src/verify/expectation.js';
 import type { FindingCode } from '../../src/model/findings.js';
 import type { Report } from '../../src/verify/report.js';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
+import { ManualScheduler } from '../lib/manual-scheduler.js';
 
 const WAIT_MS = 30_000;
 
@@ -60,6 +65,32 @@ class CollectingSink implements ReportSink {
   }
 }
 
+/** The watchers an agent made: each a real one, with what the agent gave it and whether it was closed. */
+interface MadeWatcher {
+  watcher: Watcher;
+  options: WatcherOptions;
+  closed: boolean;
+}
+
+function recordWatchers(): { made: MadeWatcher[]; createWatcher: (o: WatcherOptions) => WatcherLike } {
+  const made: MadeWatcher[] = [];
+  return {
+    made,
+    createWatcher: (options) => {
+      const m: MadeWatcher = { watcher: new Watcher(options), options, closed: false };
+      made.push(m);
+      return {
+        start: () => m.watcher.start(),
+        isAlive: () => m.watcher.isAlive(),
+        close: async () => {
+          m.closed = true;
+          await m.watcher.close();
+        },
+      };
+    },
+  };
+}
+
 const has = (r: Report, code: FindingCode, path?: string) => r.findings.some((f) => f.code === code && (path === undefined || f.path === path));
 const codes = (r: Report) => [...new Set(r.findings.map((f) => f.code))].sort();
 const verified = (r: Report) => r.status === 'VERIFIED' && r.findings.every((f) => f.code === 'WATCH_DEGRADED');
@@ -70,6 +101,8 @@ interface Setup {
   config: Config;
   sink: CollectingSink;
   agent: Agent;
+  scheduler: ManualScheduler;
+  watchers: MadeWatcher[];
   abs: (rel: string) => string;
   /** Run before the temporary folder is removed. */
   cleanup: (() => Promise<void>)[];
@@ -101,10 +134,14 @@ async function startAgent(
   );
   const hasher = createHasher({ concurrency: 1 });
   const sink = new CollectingSink();
-  const agent = new Agent({ config, logger: silentLogger(), sink, hasher, agentVersion: 'test', ...opts.deps });
+  const scheduler = new ManualScheduler();
+  const w = recordWatchers();
+  const agent = new Agent({
+    config, logger: silentLogger(), sink, hasher, agentVersion: 'test', scheduler, createWatcher: w.createWatcher, ...opts.deps,
+  });
   cleanup.push(() => agent.stop(), () => hasher.close());
   await agent.start();
-  return { dir, core, config, sink, agent, abs: (rel) => join(core.root, rel), cleanup };
+  return { dir, core, config, sink, agent, scheduler, watchers: w.made, abs: (rel) => join(core.root, rel), cleanup };
 }
 
 async function cleanUp(agent: Agent, hasher: { close(): Promise<void> }, dir: string): Promise<void> {
@@ -125,7 +162,9 @@ test('start: one VERIFIED report with a new baseline, then watching', async (t) 
   assert.equal(r.observed.baseline.state, 'created');
   assert.equal(r.observed.groupVersionId, s.core.ids.groupVersionId);
   assert.ok(r.checks.lastFullHashAt && r.checks.lastRescanAt, 'the start pass counts as both a full hash and a rescan');
-  assert.equal(s.agent.state, 'watching');
+  assert.equal(s.agent.state, 'running');
+  assert.deepEqual(s.scheduler.active, ['full-rehash', 'heartbeat', 'rescan']);
+  assert.equal(s.scheduler.cronOf('heartbeat'), s.config.heartbeatCron);
   await s.agent.idle();
   assert.equal(s.sink.reports.length, 1, 'nothing changed: nothing more to say');
 });
@@ -135,7 +174,7 @@ test('restart: the stored baseline is compared and the sequence goes on', async 
   await s.agent.stop();
   const hasher = createHasher({ concurrency: 1 });
   const sink = new CollectingSink();
-  const again = new Agent({ config: s.config, logger: silentLogger(), sink, hasher, agentVersion: 'test' });
+  const again = new Agent({ config: s.config, logger: silentLogger(), sink, hasher, agentVersion: 'test', scheduler: new ManualScheduler() });
   s.cleanup.push(() => again.stop(), () => hasher.close());
   await again.start();
   const r = sink.reports[0]!;
@@ -395,7 +434,7 @@ test('a folder of 2,100 files moved in at once: past the batch cap, one rescan r
 
 test('heartbeat: handed to the sink with the last status; no report when nothing changed', async (t) => {
   const s = await startAgent(t);
-  s.agent.trigger('heartbeat');
+  assert.ok(s.scheduler.fire('heartbeat'));
   await s.agent.idle();
   assert.equal(s.sink.heartbeats.length, 1);
   const hb = s.sink.heartbeats[0]!;
@@ -414,9 +453,9 @@ test('heartbeat: handed to the sink with the last status; no report when nothing
 test('rescan and full rehash: silent when nothing changed, and the report says when each ran', async (t) => {
   const s = await startAgent(t);
   const first = s.sink.reports[0]!;
-  s.agent.trigger('rescan');
+  assert.ok(s.scheduler.fire('rescan'));
   await s.agent.idle();
-  s.agent.trigger('full');
+  assert.ok(s.scheduler.fire('full-rehash'));
   await s.agent.idle();
   assert.equal(s.sink.reports.length, 1, 'no change: no report');
   s.agent.requestReport();
@@ -430,9 +469,9 @@ test('rescan and full rehash: silent when nothing changed, and the report says w
 test('two rescans and a full rehash requested together run as one full rehash', async (t) => {
   const s = await startAgent(t);
   const rel = `${s.core.paths.lambdaDir}/config.json`;
-  s.agent.trigger('rescan');
-  s.agent.trigger('full');
-  s.agent.trigger('rescan');
+  s.scheduler.fire('rescan');
+  s.scheduler.fire('full-rehash');
+  s.scheduler.fire('rescan');
   await s.agent.idle();
   s.agent.requestReport();
   await s.agent.idle();
@@ -445,6 +484,7 @@ test('two rescans and a full rehash requested together run as one full rehash', 
 test('watch budget lowered by configuration: WATCH_DEGRADED, and scheduled rescans still find tampering', async (t) => {
   const s = await startAgent(t, { config: { watchBudget: 5 } });
   assert.equal(s.agent.state, 'degraded');
+  assert.equal(s.watchers.length, 0, 'no watcher made');
   const first = s.sink.reports[0]!;
   assert.ok(has(first, 'WATCH_DEGRADED'), JSON.stringify(first.findings));
   assert.equal(first.status, 'VERIFIED', 'a warning: the deployment itself is fine');
@@ -452,11 +492,11 @@ test('watch budget lowered by configuration: WATCH_DEGRADED, and scheduled resca
   const rel = `${s.core.paths.lambdaDir}/config.json`;
   const original = await readFile(s.abs(rel));
   await writeFile(s.abs(rel), 'tampered\n');
-  s.agent.trigger('rescan');
+  assert.ok(s.scheduler.fire('rescan'));
   const bad = await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED by rescan');
   assert.ok(has(bad, 'WATCH_DEGRADED'));
   await writeFile(s.abs(rel), original);
-  s.agent.trigger('rescan');
+  assert.ok(s.scheduler.fire('rescan'));
   await s.sink.waitFor(verified, 'VERIFIED by rescan');
 });
 
@@ -472,32 +512,37 @@ test('the watcher failing later with ENOSPC: WATCH_DEGRADED is reported and resc
   const s = await startAgent(t);
   const before = s.sink.reports.length;
   // The per-user inotify limit is one number for every process of the user, so
-  // a test cannot run out of it alone: the error chokidar emits then is emitted
-  // on the real watcher instead.
-  const inner = (s.agent as unknown as { watcher: { fsw: { emit(e: string, err: Error): void } } }).watcher;
+  // a test cannot run out of it alone: the error chokidar emits then is handed
+  // on the way the real watcher hands chokidar's errors on.
+  assert.equal(s.watchers.length, 1);
+  const inner = s.watchers[0]!;
   const unrelated = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
-  inner.fsw.emit('error', unrelated);
-  assert.equal(s.agent.state, 'watching', 'an error that is not about capacity is only logged');
+  inner.options.onError(unrelated);
+  assert.equal(s.agent.state, 'running', 'an error that is not about capacity is only logged');
+  assert.equal(inner.closed, false);
   const enospc = Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' });
-  inner.fsw.emit('error', enospc);
+  inner.options.onError(enospc);
   const r = await s.sink.waitFor((x) => has(x, 'WATCH_DEGRADED'), 'WATCH_DEGRADED', before);
   assert.match(r.findings.find((f) => f.code === 'WATCH_DEGRADED')!.message, /ENOSPC/);
   assert.equal(s.agent.state, 'degraded');
+  assert.equal(inner.closed, true, 'the failed watcher is closed');
   const rel = `${s.core.paths.lambdaDir}/config.json`;
   await writeFile(s.abs(rel), 'tampered\n');
-  s.agent.trigger('rescan');
+  assert.ok(s.scheduler.fire('rescan'));
   await s.sink.waitFor((x) => has(x, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED by rescan');
 });
 
 test('a watcher that stops delivering events is noticed at the heartbeat and replaced', async (t) => {
   const s = await startAgent(t);
   // Make the watcher deaf the way osquery's once was: its events simply stop.
-  const inner = (s.agent as unknown as { watcher: { fsw: { close(): Promise<void> } } }).watcher;
-  await inner.fsw.close();
-  s.agent.trigger('heartbeat');
+  assert.equal(s.watchers.length, 1);
+  const inner = s.watchers[0]!;
+  await inner.watcher.close();
+  assert.ok(s.scheduler.fire('heartbeat'));
   await s.agent.idle();
-  assert.equal(s.agent.state, 'watching');
-  assert.notEqual((s.agent as unknown as { watcher: unknown }).watcher, inner, 'a new watcher');
+  assert.equal(s.agent.state, 'running');
+  assert.equal(s.watchers.length, 2, 'a new watcher');
+  assert.equal(inner.closed, true, 'the deaf one is let go');
   const rel = `${s.core.paths.lambdaDir}/config.json`;
   await writeFile(s.abs(rel), 'tampered\n');
   await s.sink.waitFor((r) => has(r, 'ARTIFACT_MODIFIED', rel), 'ARTIFACT_MODIFIED from the new watcher');
@@ -527,9 +572,13 @@ test('stop: prompt, idempotent, and no reports afterwards', async (t) => {
   assert.equal(s.agent.state, 'stopped');
   await s.agent.stop();
   const n = s.sink.reports.length;
+  // Every way work could still arrive is shut: no watcher, no schedule, requests refused.
+  assert.ok(s.watchers.length > 0 && s.watchers.every((w) => w.closed), 'every watcher closed');
+  assert.deepEqual(s.scheduler.active, [], 'no schedule left');
   await writeFile(s.abs(`${s.core.paths.lambdaDir}/config.json`), 'after stop\n');
-  s.agent.trigger('rescan');
-  s.agent.requestReport();
+  assert.equal(s.scheduler.fire('rescan'), false);
+  assert.equal(s.agent.requestReport(), false, 'a request after stop is refused');
+  assert.equal(s.agent.connected(), false);
   await s.agent.idle();
   assert.equal(s.sink.reports.length, n);
 });
@@ -541,7 +590,9 @@ test('stop during the first pass: start gives up quietly and nothing keeps runni
   const config = applyConfig(defaultConfig(), { root: core.root, stateDir: join(dir, 'state'), debounceMs: 50 }, 'test');
   const hasher = createHasher({ concurrency: 1, rateLimitMBps: 1 });
   const sink = new CollectingSink();
-  const agent = new Agent({ config, logger: silentLogger(), sink, hasher, agentVersion: 'test' });
+  const scheduler = new ManualScheduler();
+  const w = recordWatchers();
+  const agent = new Agent({ config, logger: silentLogger(), sink, hasher, agentVersion: 'test', scheduler, createWatcher: w.createWatcher });
   t.after(() => cleanUp(agent, hasher, dir));
   const started = agent.start().then(() => 'resolved', (e: Error) => `rejected: ${e.name}`);
   await new Promise((r) => setImmediate(r));
@@ -549,8 +600,8 @@ test('stop during the first pass: start gives up quietly and nothing keeps runni
   const outcome = await started;
   assert.equal(outcome, 'resolved', 'a stop is not a failure to start');
   assert.equal(agent.state, 'stopped', `start ${outcome} and left the agent ${agent.state}`);
-  assert.equal((agent as unknown as { watcher: unknown }).watcher, null, 'no watcher left open');
-  assert.deepEqual((agent as unknown as { tasks: unknown[] }).tasks, [], 'no schedules left running');
+  assert.ok(w.made.every((m) => m.closed), 'no watcher left open');
+  assert.deepEqual(scheduler.active, [], 'no schedules left running');
 });
 
 test('a report the sink refused goes out again at the next heartbeat', async (t) => {
@@ -577,7 +628,7 @@ test('a report the sink refused goes out again at the next heartbeat', async (t)
   await refused;
   await s.agent.idle();
   assert.equal(sink.reports.length, 1, 'the TAMPERED report was refused');
-  s.agent.trigger('heartbeat');
+  assert.ok(s.scheduler.fire('heartbeat'));
   const r = await sink.waitFor((x) => has(x, 'ARTIFACT_MODIFIED', rel), 'the refused report, sent again');
   assert.equal(r.status, 'TAMPERED');
   await s.agent.idle();
@@ -590,9 +641,11 @@ test('stop while the watcher is being set up: nothing is left watching or schedu
   const config = applyConfig(defaultConfig(), { root: core.root, stateDir: join(dir, 'state'), debounceMs: 50 }, 'test');
   const hasher = createHasher({ concurrency: 1 });
   const sink = new CollectingSink();
+  const scheduler = new ManualScheduler();
+  const w = recordWatchers();
   let stopped: Promise<void> | null = null;
   const agent: Agent = new Agent({
-    config, logger: silentLogger(), sink, hasher, agentVersion: 'test',
+    config, logger: silentLogger(), sink, hasher, agentVersion: 'test', scheduler, createWatcher: w.createWatcher,
     // Asked as watching begins, after the first pass: the moment a SIGTERM would hurt most.
     maxUserWatches: async () => {
       stopped = agent.stop();
@@ -604,7 +657,7 @@ test('stop while the watcher is being set up: nothing is left watching or schedu
   assert.ok(stopped, 'the hook ran');
   await stopped;
   assert.equal(agent.state, 'stopped');
-  assert.equal((agent as unknown as { watcher: unknown }).watcher, null, 'no watcher left open');
-  assert.deepEqual((agent as unknown as { tasks: unknown[] }).tasks, [], 'no schedules left running');
+  assert.ok(w.made.every((m) => m.closed), 'no watcher left open');
+  assert.deepEqual(scheduler.active, [], 'no schedules left running');
   assert.equal(sink.reports.length, 0, 'nothing reported after stop');
 });

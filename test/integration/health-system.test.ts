@@ -10,7 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS } from '../../src/config/layout.js';
 import { compilePatterns } from '../../src/observe/log-lines.js';
-import { readThingsGraphLog, ThingsGraphLogReducer } from '../../src/observe/logs.js';
+import { ThingsGraphLogReducer } from '../../src/observe/logs.js';
+import { addLines, readThingsGraphLog } from '../lib/logs.js';
 import { LogCursor } from '../../src/observe/log-cursor.js';
 import type { ThingsGraphLogObservation } from '../../src/model/observation.js';
 import { assessFlow, flowFindings } from '../../src/health/flow.js';
@@ -136,7 +137,7 @@ test('a log rotated between two reads: the cursor hands over the rest, the activ
   const reducer = new ThingsGraphLogReducer({ timeline: true });
   const feed = async () => {
     const lines = await cursor.readNew();
-    reducer.addLines(lines, p, iso((await stat(current)).mtimeMs));
+    addLines(reducer, lines, p, iso((await stat(current)).mtimeMs));
     return lines.length;
   };
   const tg = () => ({ files: [`${DIR}/ThingsGraph.log`], ...reducer.result() });

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS } from '../../src/config/layout.js';
 import { compilePatterns } from '../../src/observe/log-lines.js';
-import { findLogFiles, readLogLines, readRuntimeLog, readThingsGraphLog } from '../../src/observe/logs.js';
+import { discoverRuntimeLogs } from '../../src/observe/log-discovery.js';
+import { readLogLines } from '../../src/observe/log-tail.js';
+import { readRuntimeLog, readThingsGraphLog } from '../lib/logs.js';
 import { LogCursor } from '../../src/observe/log-cursor.js';
 import type { Finding } from '../../src/model/findings.js';
 
@@ -33,7 +35,7 @@ async function put(root: string, rel: string, text: string | Buffer, mtimeSec?: 
 
 // ---- discovery ----
 
-test('findLogFiles: oldest first by mtime, numbered siblings by number, current last', async (t) => {
+test('log discovery: oldest first by mtime, numbered siblings by number, current last', async (t) => {
   const root = await tempRoot(t);
   const dir = join(root, 'logs');
   await put(root, 'logs/ThingsGraph.log', 'current\n', 1_000); // oldest mtime, still last
@@ -44,12 +46,17 @@ test('findLogFiles: oldest first by mtime, numbered siblings by number, current 
   await put(root, 'logs/other.log', '', 500);
   await mkdir(join(dir, 'ThingsGraph.log.dir'));
   await symlink('/etc/passwd', join(dir, 'ThingsGraph.log.3'));
-  const got = await findLogFiles(dir, new RegExp(DEFAULT_LAYOUT.thingsGraphLogPattern));
+  // The same rules hold for every log folder: here runtime.log's, named like ThingsGraph.log.
+  const layout = { ...DEFAULT_LAYOUT, systemLogDir: 'logs', runtimeLogPattern: DEFAULT_LAYOUT.thingsGraphLogPattern };
+  const got = await discoverRuntimeLogs(root, layout);
+  assert.equal(got.dir, dir);
   assert.deepEqual(
-    got.map((f) => f.slice(dir.length + 1)),
+    got.files.map((f) => f.path.slice(dir.length + 1)),
     ['ThingsGraph.log.2024-01-05', 'ThingsGraph.log.10', 'ThingsGraph.log.2', 'ThingsGraph.log.1', 'ThingsGraph.log'],
   );
-  assert.deepEqual(await findLogFiles(join(root, 'nope'), /x/), []);
+  assert.deepEqual(got.findings, []);
+  const none = await discoverRuntimeLogs(root, { ...layout, systemLogDir: 'nope', runtimeLogPattern: 'x' });
+  assert.deepEqual([none.files, none.findings], [[], []]);
 });
 
 // ---- reading a core ----
@@ -99,8 +106,25 @@ test('readThingsGraphLog: several regions, the newest wins', async (t) => {
   await put(root, `${TG_DIR}/ThingsGraph.log`, `[INFO]-bootstrapping DB\n[INFO]-registered SDC: ${URN}\n`, 2_000);
   await put(root, 'greengrass/ggc/var/log/user/eu-west-1/ThingsGraph/ThingsGraph.log', `[INFO]-bootstrapping DB\n[INFO]-registered SDC: ${other}\n`, 1_000);
   const r = await readThingsGraphLog(root, DEFAULT_LAYOUT, p);
-  assert.deepEqual(r.files, ['greengrass/ggc/var/log/user/eu-west-1/ThingsGraph/ThingsGraph.log', `${TG_DIR}/ThingsGraph.log`]);
+  // The region written last is the current one; the stale region is not read at all.
+  assert.deepEqual(r.files, [`${TG_DIR}/ThingsGraph.log`]);
   assert.deepEqual(r.registered, [URN]);
+});
+
+test('readThingsGraphLog: a stale region counts for nothing, not even when the current one never says it restarted', async (t) => {
+  const root = await tempRoot(t);
+  const old = 'urn:tdm:eu-west-1/123456789012/default:deployment:Old_V001';
+  // The group moved from eu-west-1: its folder stays behind with the old registration.
+  await put(root, 'greengrass/ggc/var/log/user/eu-west-1/ThingsGraph/ThingsGraph.log', `[INFO]-bootstrapping DB\n[INFO]-registered SDC: ${old}\n`, 1_000);
+  // The current region's bootstrap rotated away (compressed): no bootstrap line left to reset the old run.
+  await put(root, `${TG_DIR}/ThingsGraph.log.1.gz`, Buffer.from([0x1f, 0x8b, 0x08, 0x00]), 1_500);
+  await put(root, `${TG_DIR}/ThingsGraph.log`, `[INFO]-registered SDC: ${URN}\n`, 2_000);
+  const r = await readThingsGraphLog(root, DEFAULT_LAYOUT, p);
+  assert.deepEqual(r.registered, [URN]);
+  assert.deepEqual(r.files, [`${TG_DIR}/ThingsGraph.log`]);
+  // Written to again, the old region is the current one.
+  await utimes(join(root, 'greengrass/ggc/var/log/user/eu-west-1/ThingsGraph/ThingsGraph.log'), 3_000, 3_000);
+  assert.deepEqual((await readThingsGraphLog(root, DEFAULT_LAYOUT, p)).registered, [old]);
 });
 
 test('missing folders: empty observations, no error', async (t) => {

@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { watch } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
+import { verifyCommand } from '../../src/cli/verify.js';
 import { onLines } from '../lib/lines.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/bin.js');
@@ -261,4 +263,74 @@ test('--report-file: reports go to the file, logs to stdout', async (t) => {
   assert.equal(lines[0]!.status, 'VERIFIED');
   assert.ok(run.stdout.docs.every(isLog), run.dump());
   assert.ok(!run.stdout.docs.some(isReport));
+});
+
+test('an unreadable report sequence: exit 2 with a message naming it, and no report numbered afresh', async (t) => {
+  const { core, state } = await tempCore(t);
+  await mkdir(state, { recursive: true });
+  await writeFile(join(state, 'sequence'), 'torn');
+  await writeFile(join(state, 'sequence.copy'), '');
+  const run = startRun(t, ['--root', core.root, '--state', state]);
+  const exit = await run.exited;
+  assert.equal(exit.code, 2, run.dump());
+  assert.ok(run.stderr.text.some((l) => /the report sequence cannot be read .*sequence: not a sequence number/.test(l)), run.dump());
+  assert.equal(run.stdout.docs.length, 0, 'no report');
+});
+
+/** `deploy-witness verify --json` in-process: the report it prints. */
+async function verifyJson(args: string[]): Promise<Doc> {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString('utf8')));
+  const err = new PassThrough() as unknown as NodeJS.WriteStream;
+  await verifyCommand([...args, '--json'], { stdout: out, stderr: err, env: {} });
+  return JSON.parse(text) as Doc;
+}
+
+/** What a verdict says: its status and its findings, as a set. */
+const verdictOf = (d: Doc) => ({
+  status: d.status,
+  findings: findingsOf(d).map((f) => JSON.stringify(f)).sort(),
+});
+
+test('several log regions: verify and run give the same verdict and findings, and follow the region written last', async (t) => {
+  const { dir, core, state } = await tempCore(t);
+  const user = join(core.root, 'greengrass/ggc/var/log/user');
+  const other = 'urn:tdm:us-east-1/123456789012/default:deployment:Before_V003';
+  const at = (s: number) => `[${new Date(Date.now() - 60_000 + s * 1000).toISOString()}]`;
+  // The group moved from us-east-1 to eu-west-1: the old folder stays, its log older.
+  // No trigger line: the flow window is the configured one, so time cannot tip the verdict.
+  const oldLog = join(user, 'us-east-1/ThingsGraph/ThingsGraph.log');
+  await writeFile(oldLog, `${at(0)}[INFO]-bootstrapping DB\n${at(1)}[INFO]-FlowsBootstrap: registered SDC: ${other}\n`);
+  const newLog = join(user, 'eu-west-1/ThingsGraph/ThingsGraph.log');
+  await mkdir(dirname(newLog), { recursive: true });
+  await writeFile(
+    newLog,
+    `${at(10)}[INFO]-bootstrapping DB\n${at(11)}[INFO]-FlowsBootstrap: registered SDC: ${core.ids.systemInstanceId}\n` +
+      `${at(12)}[INFO]-Initialized ThingsGraph Runtime v1.2.4\n${at(13)}[INFO]-FlowSchedulerClientGreengrassImpl: StartFlowExecution:\n`,
+  );
+  const sec = Math.floor(Date.now() / 1000);
+  await utimes(oldLog, sec - 100, sec - 100);
+  await utimes(newLog, sec - 50, sec - 50);
+  const cfg = join(dir, 'config.yaml');
+  await writeFile(cfg, 'health:\n  flowWindowMinutes: 600\n  diskLowPercent: 0\n');
+  const expect = join(dir, 'expect.json');
+  await writeFile(expect, JSON.stringify(core.envelope));
+  const args = ['--root', core.root, '--state', state, '--config', cfg, '--expect', expect];
+
+  const once = await verifyJson(args);
+  assert.equal(once.status, 'VERIFIED', JSON.stringify(once.findings));
+  assert.deepEqual((once.observed as { systemInstances: string[] }).systemInstances, [core.ids.systemInstanceId]);
+  const run = startRun(t, args);
+  const first = await run.waitFor('stdout', isReport, 'the first report');
+  assert.deepEqual(verdictOf(first), verdictOf(once), run.dump());
+
+  // Written to again, the old region is the current one: both say the system instance is not registered.
+  await appendFile(oldLog, `${at(30)}[INFO]-a line in the old region\n`);
+  const moved = await run.waitFor('stdout', (d) => isReport(d) && findingsOf(d).some((f) => f.code === 'SYSTEM_INSTANCE_NOT_REGISTERED'), 'the old region read');
+  const again = await verifyJson(args);
+  assert.equal(again.status, 'FAILED');
+  assert.deepEqual(verdictOf(moved), verdictOf(again), run.dump());
+  assert.deepEqual((again.observed as { systemInstances: string[] }).systemInstances, [other]);
+  assert.equal((await signalAndWait(run, 'SIGTERM')).code, 0);
 });

@@ -1,8 +1,9 @@
 // Durability of the reports, end to end: the agent as a real process in direct
 // MQTT 5 mode against a real mosquitto, the broker stopped for 30 s while the
 // verdict changes, the agent SIGKILLed with reports in its spool, and killed
-// inside a spool write (the DEPLOY_WITNESS_FAULT test hook). A receiver must
-// get every report that was spooled, in order, and never a resend as news.
+// inside a spool write (a fault injected through the spool's options by a
+// small runner, test/lib/faulty-run.ts). A receiver must get every report that
+// was spooled, in order, and never a resend as news.
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,12 +13,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SpoolRecord } from '../../src/report/spool.js';
 import type { Report } from '../../src/verify/report.js';
 import { startMosquitto, type Broker, type Received, type Subscriber } from '../lib/mosquitto.js';
+import { isAtomicTemp } from '../../src/state/atomic.js';
 import {
-  directCore, loggedSequences, sequenceProblems, spooled, waitForDir, type AgentProcess, type DirectCore,
+  directCore, killedInSpoolWrite, loggedSequences, sequenceProblems, spooled, waitForDir, type AgentProcess, type DirectCore,
 } from '../lib/agent-process.js';
 
 const WAIT = 60_000;
-/** The issue's figure for the outage. */
+/** The outage to survive: long enough for the client to give up and back off. */
 const OUTAGE_MS = 30_000;
 
 let broker: Broker;
@@ -157,7 +159,7 @@ test('SIGKILL inside a spool write: the torn entry is dropped, what was spooled 
   const d = await setup(t, 'Torn');
   await broker.stop();
   // Write 1 and 2: the start report and its shadow summary; write 3: the next report.
-  const agent = d.start([], { DEPLOY_WITNESS_FAULT: 'spool-kill-before-rename:3' });
+  const agent = d.start([], {}, killedInSpoolWrite(3));
   const startSeq = await nextReport(agent, 0);
   await waitForDir(join(d.stateDir, 'spool'), (names) => names.some((n) => n.endsWith('.shadow.json')), WAIT);
   await tamper(d, 1);
@@ -166,7 +168,9 @@ test('SIGKILL inside a spool write: the torn entry is dropped, what was spooled 
   const torn = loggedSequences(agent).at(-1)!;
   assert.equal(torn, startSeq + 1, 'killed while spooling the report of the change');
   const left = await waitForDir(join(d.stateDir, 'spool'), () => true);
-  assert.ok(left.some((n) => n.startsWith('.') && n.endsWith('.tmp')), `a torn temp file: ${left}`);
+  // Temp files carry the writer's pid: those of the killed process are the torn ones.
+  const tornTemps = left.filter((n) => isAtomicTemp(n) && n.includes(`.${agent.pid}.`));
+  assert.ok(tornTemps.length > 0, `a torn temp file: ${left}`);
   assert.deepEqual(await spooledSequences(d.stateDir), [startSeq]);
 
   const sub = await brokerBack(null, `${d.base}/report`);
@@ -182,5 +186,8 @@ test('SIGKILL inside a spool write: the torn entry is dropped, what was spooled 
   const r = JSON.parse(answer.payload) as Report;
   assert.equal(r.status, 'TAMPERED', 'the change the torn report was about is reported');
   const names = await waitForDir(join(d.stateDir, 'spool'), (n) => !n.some((x) => x.endsWith('.report.json')), WAIT);
-  assert.ok(!names.some((n) => n.endsWith('.tmp')), `temp files removed at start: ${names}`);
+  // The running agent may be in the middle of a write of its own (a heartbeat, a shadow
+  // update): its temp file is no leftover. The killed process's are, and must be gone.
+  const leftover = names.filter((n) => isAtomicTemp(n) && n.includes(`.${agent.pid}.`));
+  assert.deepEqual(leftover, [], `temp files of the killed process removed at start: ${names}`);
 });

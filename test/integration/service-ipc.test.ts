@@ -156,6 +156,21 @@ test('as a component: reads its configuration, says RUNNING, publishes the repor
   assert.deepEqual(await agent.term(), { code: 0, signal: null });
 });
 
+test('the first IPC connection is answered with a heartbeat too, not at the next heartbeat time', T, async (t) => {
+  // The heartbeat schedule is once a year: a heartbeat now can only be the connection's.
+  const s = await setup(t, (core) => componentConfig(core, { heartbeatCron: '0 0 1 1 *' }));
+  s.start();
+  const first = await s.waitReport(() => true);
+  const beats = () => s.server.publishes.filter((p) => p.topicName === `${s.base}/heartbeat`);
+  await s.server.waitFor(() => beats().length > 0, WAIT);
+  const beat = JSON.parse(payloadOf(beats()[0]!)) as Heartbeat;
+  assert.equal(beat.online, true);
+  assert.equal(beat.thing, s.thing);
+  assert.equal(beat.sequence, first.sequence, 'after the first report, about it');
+  assert.equal(beats()[0]!.retain, true, 'retained: it replaces an offline last will');
+  assert.equal(s.reports().filter((r) => r.sequence === first.sequence).length, 1, 'one first report answers the connection');
+});
+
 test('flags win over the component configuration, and a configuration change applies live', T, async (t) => {
   const s = await setup(t, (core) => componentConfig(core, { thingName: 'FromConfiguration' }));
   s.start({ args: ['--thing', s.thing] });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, isAtomicTemp } from '../../src/state/atomic.js';
@@ -104,6 +104,83 @@ test('sequence numbers survive a restart and never go back', async () => {
     const again = await SequenceCounter.open(dir);
     assert.equal(again.current, 2);
     assert.equal(await again.next(), 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a torn or corrupt sequence file never restarts the count: the other file holds the mark', async () => {
+  for (const garbage of ['', '4', '\0\0\0', '57abc\n', '-3\n', '{"sequence":57}']) {
+    const dir = await tmp();
+    try {
+      const s = await SequenceCounter.open(dir);
+      for (let i = 0; i < 57; i++) await s.next();
+      await s.close();
+      let used = 57;
+      // Either file torn (a disk that lied) or edited: the other still holds the mark.
+      for (const torn of ['sequence', 'sequence.copy']) {
+        await writeFile(join(dir, torn), garbage);
+        const again = await SequenceCounter.open(dir);
+        const n = await again.next();
+        // The copy alone may be one behind what went out: counting resumes one further, a gap and never a reuse.
+        assert.ok(n > used && n <= used + 2, `${torn} = ${JSON.stringify(garbage)}: ${n} after ${used}`);
+        await again.close();
+        used = n;
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('killed right after a number went out, the copy one behind: a torn first file still never reuses it', async () => {
+  const dir = await tmp();
+  try {
+    const s = await SequenceCounter.open(dir);
+    for (let i = 0; i < 3; i++) await s.next();
+    // As if killed before the copy of 3 was written.
+    await s.close();
+    await writeFile(join(dir, 'sequence.copy'), '2\n');
+    await writeFile(join(dir, 'sequence'), 'torn');
+    assert.equal(await (await SequenceCounter.open(dir)).next(), 4);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('both copies unreadable: refused with an error naming the files, never a count from 1', async () => {
+  const dir = await tmp();
+  try {
+    const s = await SequenceCounter.open(dir);
+    for (let i = 0; i < 3; i++) await s.next();
+    await s.close();
+    await writeFile(join(dir, 'sequence'), 'garbage');
+    await rm(join(dir, 'sequence.copy'));
+    await mkdir(join(dir, 'sequence.copy')); // unreadable (EISDIR), even for root
+    await assert.rejects(SequenceCounter.open(dir), (err: Error) => {
+      assert.equal(err.name, 'SequenceUnreadableError');
+      assert.match(err.message, /sequence: not a sequence number/);
+      assert.match(err.message, /sequence\.copy: EISDIR/);
+      assert.match(err.message, /look like resends/);
+      return true;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the first start, and a state folder from before the copy existed', async () => {
+  const dir = await tmp();
+  try {
+    const first = await SequenceCounter.open(dir);
+    assert.equal(await first.next(), 1, 'nothing there: the first start');
+    await first.close();
+    await rm(join(dir, 'sequence.copy'));
+    await writeFile(join(dir, 'sequence'), '41\n'); // as an earlier version left it
+    const s = await SequenceCounter.open(dir);
+    assert.equal(await s.next(), 42);
+    await s.close();
+    assert.equal(await readFile(join(dir, 'sequence.copy'), 'utf8'), '42\n', 'the copy is written from then on');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -19,9 +19,15 @@ import { onLines } from './lines.js';
 
 /** dist/src/cli/bin.js, found from this file's place in dist/test/lib. */
 export const AGENT_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/bin.js');
+const FAULTY_RUN = resolve(dirname(fileURLToPath(import.meta.url)), 'faulty-run.js');
+
+/** `run` (the arguments follow), SIGKILLed inside its n-th report spool write: the temp file durable, not yet renamed. */
+export function killedInSpoolWrite(n: number): string[] {
+  return [FAULTY_RUN, 'kill-in-spool-write', String(n), 'run'];
+}
 
 /** The Greengrass variables a test process may have inherited: a child gets them only when asked. */
-const GREENGRASS_ENV = ['AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT', 'SVCUID', 'AWS_IOT_THING_NAME', 'DEPLOY_WITNESS_FAULT'];
+const GREENGRASS_ENV = ['AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT', 'SVCUID', 'AWS_IOT_THING_NAME'];
 const MAX_LINES = 5_000;
 
 export interface LogLine {
@@ -61,6 +67,8 @@ export interface AgentProcess {
 export interface AgentProcessOptions {
   /** Arguments after `run`. */
   args: string[];
+  /** What runs, up to `run` included: `deploy-witness run` by default. */
+  command?: string[];
   /** Added to a copy of process.env without the Greengrass variables. */
   env?: Record<string, string | undefined>;
   cwd?: string;
@@ -79,7 +87,7 @@ export function startAgentProcess(opts: AgentProcessOptions): AgentProcess {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const child = spawn(process.execPath, [AGENT_BIN, 'run', ...opts.args], {
+  const child = spawn(process.execPath, [...(opts.command ?? [AGENT_BIN, 'run']), ...opts.args], {
     env,
     cwd: opts.cwd ?? process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -304,8 +312,8 @@ export interface DirectCore {
   shadow: string;
   /** Agents started here, for stopping. */
   agents: AgentProcess[];
-  /** `run` in direct mode against the broker, on this core and state folder. */
-  start(extra?: string[], env?: Record<string, string | undefined>): AgentProcess;
+  /** `run` in direct mode against the broker, on this core and state folder (`command`: see AgentProcessOptions). */
+  start(extra?: string[], env?: Record<string, string | undefined>, command?: string[]): AgentProcess;
   /** Stops the flow log writer and SIGTERMs every agent started here. */
   stop(): Promise<void>;
 }
@@ -331,10 +339,11 @@ export async function directCore(opts: {
     base,
     shadow: `$aws/things/${opts.thing}/shadow/name/deploy-witness/update`,
     agents,
-    start(extra = [], env = {}) {
+    start(extra = [], env = {}, command) {
       const a = startAgentProcess({
         args: ['--root', core.root, '--state', stateDir, '--hash-rate', '0', ...mqttArgs(opts.broker), ...extra],
         env,
+        ...(command ? { command } : {}),
       });
       agents.push(a);
       return a;

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyPass, type PassResult } from '../../src/agent/pass.js';
+import { verifyOnce } from '../../src/core-state/core-state.js';
 import { applyConfig, defaultConfig, type Config } from '../../src/config/config.js';
 import { createHasher } from '../../src/observe/hash.js';
 import { parseExpectation, type Expectation } from '../../src/verify/expectation.js';
@@ -29,10 +29,12 @@ export function expectationOf(doc: unknown): Expectation {
   return r.expectation;
 }
 
+export type PassResult = Awaited<ReturnType<typeof verifyOnce>>;
+
 export async function pass(core: TempCore, expectation: Expectation | null = expectationOf(core.envelope)): Promise<PassResult> {
   const hasher = createHasher({ concurrency: 1, rateLimitMBps: 0 });
   try {
-    return await verifyPass({ config: core.config, hasher, expectation, agentVersion: 'test' });
+    return await verifyOnce({ config: core.config, hasher, expectation, agentVersion: 'test' });
   } finally {
     await hasher.close();
   }

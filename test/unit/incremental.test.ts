@@ -1,7 +1,9 @@
 // planChanges: which parts of an observation a batch of changed paths touches. Pure.
+// The plans must be complete: applied, they leave the observation equal to a
+// fresh full one (test/integration/core-state-property.test.ts checks that).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planChanges, type ChangePlan } from '../../src/agent/incremental.js';
+import { planChanges, type ChangePlan } from '../../src/core-state/incremental.js';
 import { DEFAULT_LAYOUT, type LayoutConfig } from '../../src/config/layout.js';
 
 const DEP = 'greengrass/ggc/deployment';
@@ -22,8 +24,10 @@ test('a file inside a deployed unit: rehash that file, nothing else', () => {
   assert.deepEqual(plan([`${LAMBDA}/lib/dep-0001.jar`]), { ...nothing, files: [`${LAMBDA}/lib/dep-0001.jar`] });
 });
 
-test('the unit folder itself (replaced or deleted): the whole unit is rehashed', () => {
-  assert.deepEqual(plan([LAMBDA]), { ...nothing, files: [LAMBDA] });
+test('the unit folder itself (replaced or deleted): the whole unit is rehashed, and the units listed again (it may be gone)', () => {
+  assert.deepEqual(plan([LAMBDA]), { ...nothing, relist: true, files: [LAMBDA] });
+  // Replaced by a folder: it may hold a flow archive now.
+  assert.deepEqual(planChanges([LAMBDA], DEFAULT_LAYOUT, UNITS, [FLOW_FOLDER], (p) => p === LAMBDA), { ...nothing, flows: true, relist: true, files: [LAMBDA] });
 });
 
 test('group.json: re-read the group, and rehash it as part of the group unit', () => {
@@ -34,8 +38,9 @@ test('a new folder under the deployment folder, or a file in it: the unit list c
   const fresh = `${DEP}/lambda/arn:aws:lambda:us-east-1:123456789012:function:Other:1`;
   assert.deepEqual(plan([fresh]), { ...nothing, relist: true });
   assert.deepEqual(plan([`${fresh}/index.py`]), { ...nothing, relist: true });
-  assert.deepEqual(plan([DEP]), { ...nothing, relist: true });
-  assert.deepEqual(plan([`${DEP}/lambda`]), { ...nothing, relist: true });
+  // A folder above units (renamed, replaced): every unit below it is read again, and what sits below it.
+  assert.deepEqual(plan([DEP]), { ...nothing, group: true, flows: true, relist: true, files: [`${DEP}/group`, LAMBDA, ML] });
+  assert.deepEqual(plan([`${DEP}/lambda`]), { ...nothing, relist: true, files: [LAMBDA] });
 });
 
 test('a unit name that is a prefix of another is not the other (":3" is not ":30")', () => {
@@ -46,7 +51,7 @@ test('a unit name that is a prefix of another is not the other (":3" is not ":30
 test('Things Graph runtime files: checked for presence, the database never rehashed', () => {
   assert.deepEqual(plan(['thingsgraph/ThingsGraph.db']), { ...nothing, runtimeFiles: true });
   assert.deepEqual(plan(['thingsgraph/ThingsGraph.db-journal']), { ...nothing, runtimeFiles: true });
-  assert.deepEqual(plan(['thingsgraph']), { ...nothing, runtimeFiles: true });
+  assert.deepEqual(plan(['thingsgraph']), { ...nothing, runtimeFiles: true, files: ['thingsgraph/engine'] });
   assert.deepEqual(plan(['thingsgraph/engine']), { ...nothing, runtimeFiles: true, files: ['thingsgraph/engine'] });
   assert.deepEqual(plan(['thingsgraph/engine/models/m.json']), { ...nothing, files: ['thingsgraph/engine/models/m.json'] });
 });

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LOG_PATTERNS } from '../../src/config/layout.js';
 import { classifyLine, compilePatterns, LineSplitter, type LogEvent } from '../../src/observe/log-lines.js';
-import { reduceRuntimeLog, reduceThingsGraphLog, MAX_ERROR_LINES, ThingsGraphLogReducer } from '../../src/observe/logs.js';
+import { MAX_ERROR_LINES, ThingsGraphLogReducer } from '../../src/observe/logs.js';
+import { reduceRuntimeLog, reduceThingsGraphLog } from '../lib/logs.js';
 
 const golden = fileURLToPath(new URL('../../../test/golden/', import.meta.url));
 const p = compilePatterns(DEFAULT_LOG_PATTERNS);
