@@ -15,7 +15,7 @@ import { ipcAvailable } from '../report/ipc-env.js';
 import type { IpcTransport } from '../report/ipc.js';
 import { checkTlsFiles, defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
 import { Outbox } from '../report/outbox.js';
-import { classifyInbound, groupExpectedTopic, offlineHeartbeat, requestIdOf, topicsFor, type Topics } from '../report/protocol.js';
+import { classifyInbound, groupExpectedTopic, offlineHeartbeat, publishesTo, requestIdOf, topicsFor, type Topics } from '../report/protocol.js';
 import { ProtocolSink } from '../report/protocol-sink.js';
 import type { ReportSink } from '../report/sink.js';
 import { openSpool, type SpoolOptions } from '../report/spool.js';
@@ -241,6 +241,9 @@ export class Service {
         const spool = await openSpool(join(config.stateDir, 'spool'), { ...this.opts.spool, logger });
         this.outbox = new Outbox({ spool, transport: this.transport!, logger });
       }
+      const topics = this.topics;
+      const dropped = await this.outbox.discardUnless((m) => publishesTo(topics, m.topic));
+      if (dropped > 0) logger.info('dropped spooled messages for topics no longer used', { dropped, prefix: config.topicPrefix, thing });
       sink = new ProtocolSink(this.outbox, this.topics, (r) => void this.onReport(r));
     }
     this.sink = sink;

@@ -68,6 +68,29 @@ export class Outbox {
     return entry;
   }
 
+  /**
+   * Drops spooled messages `keep` refuses: messages for topics the agent no
+   * longer uses (a new topic prefix or thing name). The nucleus refuses them
+   * for good once accessControl follows, and one such message at the head of
+   * the queue would hold back every message after it. Returns how many went.
+   */
+  async discardUnless(keep: (m: OutboundMessage) => boolean): Promise<number> {
+    let dropped = 0;
+    for (const e of this.spool.entries()) {
+      const r = await this.spool.read(e.spoolSeq);
+      if (r && !keep(r.message)) {
+        await this.spool.remove(e.spoolSeq);
+        dropped += 1;
+      }
+    }
+    if (dropped > 0) {
+      // The head of the queue may have been one of them, waiting out a backoff.
+      this.attempt = 0;
+      this.wake('backoff');
+    }
+    return dropped;
+  }
+
   /** Starts draining, beginning with whatever a previous process left in the spool. */
   start(): void {
     if (this.loop || this.stopped) return;

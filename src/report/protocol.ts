@@ -56,6 +56,11 @@ export function thingOfReportTopic(prefix: string, topic: string): string | null
   return thing && !thing.includes('/') ? thing : null;
 }
 
+/** True for a topic the agent publishes to under these topics. */
+export function publishesTo(topics: Topics, topic: string): boolean {
+  return topic === topics.report || topic === topics.reportPart || topic === topics.heartbeat || topic === topics.shadowUpdate;
+}
+
 const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
 
 export interface ReportPart {

@@ -97,6 +97,30 @@ test('offline while 20 messages are enqueued; online delivers all, in order, exa
   assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.json')), []);
 });
 
+test('messages for topics no longer used are dropped: one refused for good no longer holds back the rest', TIMEOUT, async (t) => {
+  const dir = await tempDir(t);
+  const spool = await openSpool(dir);
+  const transport = new FakeTransport();
+  // A long backoff: only the discard can end the wait on the refused head of the queue.
+  const r = await rig(t, spool, transport, { backoff: { minMs: 60_000, maxMs: 60_000 } });
+  const old = (i: number): OutboundMessage => ({ ...msg(i), topic: 'old-prefix/thing/heartbeat', kind: 'heartbeat' });
+  transport.failNext(1_000);
+  const retry = r.nextRetry();
+  r.outbox.start();
+  await r.outbox.enqueue(old(0));
+  await r.outbox.enqueue(msg(1));
+  await r.outbox.enqueue(old(2));
+  await retry;
+  assert.deepEqual(transport.accepted, [], 'the head of the queue is refused');
+  transport.failNext(0);
+  assert.equal(await r.outbox.discardUnless((m) => !m.topic.startsWith('old-prefix/')), 2);
+  await r.sentCount(1);
+  assert.deepEqual(payloads(transport.accepted), ['{"n":1}']);
+  assert.equal(r.outbox.depth, 0);
+  assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.json')), []);
+  assert.equal(await r.outbox.discardUnless(() => false), 0, 'nothing left to drop');
+});
+
 test('failed publishes are retried with growing, jittered delays; success resets the backoff', TIMEOUT, async (t) => {
   const dir = await tempDir(t);
   const spool = await openSpool(dir);
