@@ -82,6 +82,9 @@ export function unsafeEntryReason(p: string, type: EntryType, typeflag?: string)
   const byPath = unsafePathReason(p);
   if (byPath) return byPath;
   switch (type) {
+    case 'file':
+      // `a/.` or `.`: a file written over the folder that holds it.
+      return segments(p).pop() === '.' ? "a file named '.'" : null;
     case 'symlink':
       return 'symbolic link';
     case 'hardlink':
