@@ -9,7 +9,7 @@ import { inspectArchive } from '../../src/observe/archive.js';
 import type { ArchiveInspection } from '../../src/model/observation.js';
 import type { GeneratedArchive } from './evil-tar-gen.js';
 import { accepted, gnuDifference, gnuTarView } from './gnu-tar.js';
-import { pass, tempCore, type TempCore } from './core.js';
+import { pass, refreshFlowLog, tempCore, type TempCore } from './core.js';
 
 export interface CaseOutcome {
   name: string;
@@ -103,6 +103,7 @@ export class ArchiveDifferential {
   private async verify(gz: Buffer): Promise<string> {
     await writeFile(join(this.core.root, this.core.paths.archive), gz);
     await rm(this.core.stateDir, { recursive: true, force: true });
+    await refreshFlowLog(this.core);
     const r = await pass(this.core, null);
     return r.report.status;
   }

@@ -15,46 +15,12 @@ import {
   setChecksum,
   type RawEntry,
 } from './evil-tar.js';
+import { Rand } from './seeded.js';
 
 export interface GeneratedArchive {
   /** How it was made: the case name, or the seed and the mutations applied. */
   name: string;
   gz: Buffer;
-}
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Rand {
-  constructor(readonly next: () => number) {}
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.next() * xs.length)] as T;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = Math.floor(this.next() * 256);
-    return b;
-  }
-  word(n: number): string {
-    let s = '';
-    for (let i = 0; i < n; i++) s += 'abcdefghijklmnopqrstuvwxyz0123456789'[this.int(0, 35)];
-    return s;
-  }
 }
 
 const ok: RawEntry = { path: 'flow/manifest.json', body: '{"format":"thingsgraph-deployment"}\n' };
@@ -330,7 +296,7 @@ function mutateHeader(tar: Buffer, at: number, r: Rand): string {
 
 /** A random archive: real-writer building blocks, then up to four mutations of any kind. */
 export function randomCase(seed: number): GeneratedArchive {
-  const r = new Rand(prng(seed));
+  const r = new Rand(seed);
   const entries = baseEntries(r);
   const notes: string[] = [];
   const rounds = r.pick([0, 0, 0, 1, 1, 2, 3]);
