@@ -229,6 +229,8 @@ const PAX_KEYS = new Map<string, RegExp>(Object.entries({
   uname: /^.*$/s,
   gname: /^.*$/s,
   comment: /^.*$/s,
+  // bsdtar on macOS writes a birth time; GNU tar ignores it.
+  'LIBARCHIVE.creationtime': /^-?(0|[1-9][0-9]{0,11})(\.[0-9]{1,9})?$/,
   // node-tar writes these when not asked for portable archives; readers ignore them.
   'SCHILY.dev': /^(0|[1-9][0-9]{0,19})$/,
   'SCHILY.ino': /^(0|[1-9][0-9]{0,19})$/,

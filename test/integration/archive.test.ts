@@ -15,6 +15,7 @@ import { inspectArchive } from '../../src/observe/archive.js';
 import type { ArchiveInspection } from '../../src/model/observation.js';
 import { compareFolderToArchive } from '../../src/observe/unpacked.js';
 import type { Finding } from '../../src/model/findings.js';
+import { codesOf, pass, tempCore } from '../lib/core.js';
 import { FIELD, gnuLongName, paxHeader, paxRecord, rawTar, ustarHeader, type RawEntry } from '../lib/evil-tar.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -541,5 +542,41 @@ describe('compareFolderToArchive', () => {
     const got = await compareFolderToArchive(root, folder, archive);
     assert.deepEqual(codes(got), ['FILE_UNREADABLE']);
     assert.equal(got[0]?.path, folder);
+  });
+});
+
+describe('a flow archive that is not a regular file, on a core', () => {
+  // No expectation and no earlier baseline: nothing but the archive check stands between this and VERIFIED.
+  for (const kind of ['symbolic link', 'FIFO', 'folder'] as const) {
+    it(`a ${kind} in the archive's place is RESOURCE_CORRUPT, not skipped`, async () => {
+      const core = await tempCore({ unpacked: false });
+      try {
+        const abs = join(core.root, core.paths.archive);
+        const real = join(core.root, 'elsewhere.tar.gz');
+        await writeFile(real, await readFile(abs));
+        await rm(abs);
+        if (kind === 'symbolic link') await symlink(real, abs);
+        if (kind === 'FIFO') execFileSync('mkfifo', [abs]);
+        if (kind === 'folder') await mkdir(abs);
+        const r = await pass(core, null);
+        assert.notEqual(r.report.status, 'VERIFIED');
+        assert.ok(codesOf(r).includes('RESOURCE_CORRUPT'), codesOf(r).join(','));
+        const f = r.verdict.findings.find((x) => x.code === 'RESOURCE_CORRUPT');
+        assert.equal(f?.path, core.paths.archive);
+        assert.match(f?.message ?? '', new RegExp(`archive is a ${kind}, not a regular file`));
+      } finally {
+        await core.cleanup();
+      }
+    });
+  }
+
+  it('the same core with the archive itself verifies', async () => {
+    const core = await tempCore({ unpacked: false });
+    try {
+      const r = await pass(core, null);
+      assert.equal(r.report.status, 'VERIFIED', JSON.stringify(r.verdict.findings));
+    } finally {
+      await core.cleanup();
+    }
   });
 });

@@ -171,6 +171,7 @@ describe('paxRecordVerdict', () => {
       ['uname', 'builder'],
       ['comment', 'anything'],
       ['SCHILY.ino', '123456'],
+      ['LIBARCHIVE.creationtime', '1700000000'],
     ]) {
       assert.equal(paxRecordVerdict(k as string, v as string), null, k);
     }
