@@ -233,7 +233,7 @@ class ArchiveScan implements TarSink {
       return;
     }
     this.gzip = 'yes';
-    const gz = createGunzip({ chunkSize: READ_CHUNK });
+    const gz = createGunzip();
     gz.on('data', (c: Buffer) => this.onTarBytes(c));
     gz.on('error', (err) => {
       if (this.gunzipDead) return;
