@@ -56,6 +56,10 @@ export interface CoreSpec {
   timestamps?: boolean;
   /** group.json resources in the v1 API shape (default) or the {Type, Data} shape. */
   resourceShape?: 'api' | 'typeData';
+  /** The flow archive's bytes, written as they are instead of the generated archive. */
+  flowArchive?: Buffer;
+  /** Lay down the unpacked flow folder next to the archive (default true). */
+  unpacked?: boolean;
   now?: Date;
 }
 
@@ -221,8 +225,11 @@ export async function makeCore(spec: CoreSpec): Promise<MadeCore> {
   }
 
   if (variant !== 'resource-missing') {
-    await writeFlowArchive(join(root, paths.archive), { unsafe: variant === 'unsafe-archive' });
-    for (const [p, c] of Object.entries(FLOW_FILES)) await put(root, `${paths.flowFolder}/${p}`, c);
+    if (spec.flowArchive) await put(root, paths.archive, spec.flowArchive);
+    else await writeFlowArchive(join(root, paths.archive), { unsafe: variant === 'unsafe-archive' });
+    if (spec.unpacked !== false) {
+      for (const [p, c] of Object.entries(FLOW_FILES)) await put(root, `${paths.flowFolder}/${p}`, c);
+    }
   }
   const archiveSha256 =
     variant === 'resource-missing' ? '' : createHash('sha256').update(await readFile(join(root, paths.archive))).digest('hex');

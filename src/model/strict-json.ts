@@ -1,227 +1,307 @@
-// JSON read the strict way: what JSON.parse accepts, except that an object
-// naming one key twice is an error (JSON.parse keeps the last, so a second
-// "greengrassGroupVersionId" would silently replace the first). Also reads a
-// sequence of documents separated by white space (JSON lines, or the pretty
-// outputs of a shell loop one after another). Pure.
+// A strict JSON reader for documents that decide a verdict. Pure: no I/O.
 //
-// Errors say where: line and column of the offending character, and for a
-// duplicate key the path of the object that holds it.
+// It reads RFC 8259 JSON exactly, and refuses what JSON.parse lets through
+// silently or what JSON.parse cannot bound:
+// - a key twice in one object (JSON.parse keeps the last: a check written
+//   against the first copy would be lost);
+// - nesting deeper than maxDepth (default 64): recursion stays bounded
+//   whatever the input;
+// - bytes that are not UTF-8, when given bytes (decodeUtf8Strict), and a
+//   byte order mark.
+// Values come out as JSON.parse makes them; a key `__proto__` is an own
+// property, never a prototype. A sequence of documents separated by white
+// space (JSON lines, or the pretty outputs of a shell loop one after another)
+// is read by parseStrictJsonSequence, each document with its first line.
+import { TextDecoder } from 'node:util';
 
-export class StrictJsonError extends Error {
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export type StrictJsonResult =
+  | { ok: true; value: JsonValue }
+  | {
+      ok: false;
+      /** What is wrong and where, e.g. `duplicate key "Arn" in $ at line 3 column 5`. */
+      error: string;
+      /** Index in the text (UTF-16 code units) where reading stopped. */
+      offset: number;
+    };
+
+export interface StrictJsonOptions {
+  /** Deepest nesting of arrays and objects accepted; the top-level value is depth 1. */
+  maxDepth?: number;
+}
+
+export const DEFAULT_MAX_DEPTH = 64;
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Decodes bytes as UTF-8, refusing anything that is not. */
+export function decodeUtf8Strict(bytes: Uint8Array): { ok: true; text: string } | { ok: false; error: string } {
+  try {
+    return { ok: true, text: fatalUtf8.decode(bytes) };
+  } catch {
+    return { ok: false, error: `not valid UTF-8 (first bad byte at offset ${firstBadUtf8(bytes)})` };
+  }
+}
+
+/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence. */
+function firstBadUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] as number;
+    const need = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (need < 0) return i;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c === 0xe0) lo = 0xa0;
+    else if (c === 0xed) hi = 0x9f;
+    else if (c === 0xf0) lo = 0x90;
+    else if (c === 0xf4) hi = 0x8f;
+    for (let k = 1; k <= need; k++) {
+      const d = b[i + k];
+      if (d === undefined || d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += need + 1;
+  }
+  return i;
+}
+
+class JsonError extends Error {
   constructor(
     message: string,
-    readonly line: number,
-    readonly column: number,
+    readonly offset: number,
   ) {
     super(message);
-    this.name = 'StrictJsonError';
   }
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+
+class Reader {
+  i = 0;
+  private readonly path: string[] = [];
+
+  constructor(
+    private readonly s: string,
+    private readonly maxDepth: number,
+  ) {}
+
+  fail(message: string, at = this.i): never {
+    throw new JsonError(message, at);
+  }
+
+  ws(): void {
+    while (this.i < this.s.length && WS.has(this.s.charCodeAt(this.i))) this.i++;
+  }
+
+  atEnd(): boolean {
+    return this.i >= this.s.length;
+  }
+
+  where(): string {
+    return this.path.length === 0 ? '$' : `$${this.path.join('')}`;
+  }
+
+  value(depth: number): JsonValue {
+    const c = this.s[this.i];
+    switch (c) {
+      case '{':
+        return this.object(depth + 1);
+      case '[':
+        return this.array(depth + 1);
+      case '"':
+        return this.string();
+      case 't':
+        return this.word('true', true);
+      case 'f':
+        return this.word('false', false);
+      case 'n':
+        return this.word('null', null);
+      case undefined:
+        return this.fail('unexpected end of the document');
+      default:
+        if (c === '-' || (c >= '0' && c <= '9')) return this.number();
+        return this.fail(`unexpected character ${JSON.stringify(c)}`);
+    }
+  }
+
+  private enter(depth: number): void {
+    if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels at ${this.where()}`);
+  }
+
+  private object(depth: number): { [key: string]: JsonValue } {
+    this.enter(depth);
+    this.i++;
+    const out: { [key: string]: JsonValue } = {};
+    const seen = new Set<string>();
+    this.ws();
+    if (this.s[this.i] === '}') {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      if (this.s[this.i] !== '"') this.fail(`expected a key in ${this.where()}`);
+      const at = this.i;
+      const key = this.string();
+      if (seen.has(key)) this.fail(`duplicate key ${JSON.stringify(key)} in ${this.where()}`, at);
+      seen.add(key);
+      this.ws();
+      if (this.s[this.i] !== ':') this.fail(`expected ':' after key ${JSON.stringify(key)} in ${this.where()}`);
+      this.i++;
+      this.ws();
+      this.path.push(/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
+      const v = this.value(depth);
+      this.path.pop();
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      this.ws();
+      const c = this.s[this.i];
+      this.i++;
+      if (c === '}') return out;
+      if (c !== ',') this.fail(`expected ',' or '}' in ${this.where()}`, this.i - 1);
+    }
+  }
+
+  private array(depth: number): JsonValue[] {
+    this.enter(depth);
+    this.i++;
+    const out: JsonValue[] = [];
+    this.ws();
+    if (this.s[this.i] === ']') {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      this.path.push(`[${out.length}]`);
+      out.push(this.value(depth));
+      this.path.pop();
+      this.ws();
+      const c = this.s[this.i];
+      this.i++;
+      if (c === ']') return out;
+      if (c !== ',') this.fail(`expected ',' or ']' in ${this.where()}`, this.i - 1);
+    }
+  }
+
+  private string(): string {
+    const start = ++this.i;
+    let out = '';
+    let run = start;
+    for (;;) {
+      const code = this.s.charCodeAt(this.i);
+      if (Number.isNaN(code)) return this.fail('unterminated string', start - 1);
+      if (code === 0x22) {
+        out += this.s.slice(run, this.i);
+        this.i++;
+        return out;
+      }
+      if (code < 0x20) return this.fail('control character inside a string (it must be escaped)');
+      if (code !== 0x5c) {
+        this.i++;
+        continue;
+      }
+      out += this.s.slice(run, this.i);
+      const e = this.s[this.i + 1];
+      if (e === 'u') {
+        const hex = this.s.slice(this.i + 2, this.i + 6);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('bad \\u escape');
+        out += String.fromCharCode(parseInt(hex, 16));
+        this.i += 6;
+      } else if (e !== undefined && e in ESCAPES) {
+        out += ESCAPES[e];
+        this.i += 2;
+      } else {
+        this.fail(`bad escape \\${e ?? ''}`);
+      }
+      run = this.i;
+    }
+  }
+
+  private number(): number {
+    NUMBER.lastIndex = this.i;
+    const m = NUMBER.exec(this.s);
+    if (!m) return this.fail('bad number');
+    this.i += m[0].length;
+    return Number(m[0]);
+  }
+
+  private word<T extends JsonValue>(w: string, v: T): T {
+    if (this.s.startsWith(w, this.i)) {
+      this.i += w.length;
+      return v;
+    }
+    return this.fail(`unexpected character ${JSON.stringify(this.s[this.i])}`);
+  }
+}
+
+function lineColumn(s: string, offset: number): string {
+  let line = 1;
+  let col = 1;
+  for (let i = 0; i < offset && i < s.length; i++) {
+    if (s.charCodeAt(i) === 0x0a) {
+      line++;
+      col = 1;
+    } else col++;
+  }
+  return `line ${line} column ${col}`;
+}
+
+/** Reads one JSON document strictly (see the top of this file). */
+export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): StrictJsonResult {
+  const r = new Reader(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  try {
+    if (text.charCodeAt(0) === 0xfeff) r.fail('starts with a byte order mark');
+    r.ws();
+    const value = r.value(0);
+    r.ws();
+    if (r.i < text.length) r.fail('unexpected text after the JSON value');
+    return { ok: true, value };
+  } catch (err) {
+    if (!(err instanceof JsonError)) throw err;
+    return { ok: false, error: `${err.message} at ${lineColumn(text, err.offset)}`, offset: err.offset };
+  }
+}
+
+/** Decodes and reads a document given as bytes: UTF-8 only, then strict JSON. */
+export function parseStrictJsonBytes(bytes: Uint8Array, opts: StrictJsonOptions = {}): StrictJsonResult {
+  const d = decodeUtf8Strict(bytes);
+  if (!d.ok) return { ok: false, error: d.error, offset: 0 };
+  return parseStrictJson(d.text, opts);
 }
 
 /** One document of a sequence, with the line it starts on (1-based). */
 export interface JsonDocument {
-  value: unknown;
+  value: JsonValue;
   line: number;
 }
 
-/** Deeper nesting than any AWS response needs, and far from the call stack's limit. */
-const MAX_DEPTH = 256;
+export type StrictJsonSequenceResult =
+  | { ok: true; documents: JsonDocument[] }
+  | { ok: false; error: string; offset: number };
 
-/** Parses exactly one JSON document (white space around it allowed). */
-export function parseStrictJson(text: string): unknown {
-  const p = new Parser(text);
-  p.skipSpace();
-  const value = p.value('', 0);
-  p.skipSpace();
-  if (!p.atEnd()) p.fail('unexpected text after the JSON document');
-  return value;
-}
-
-/** Parses one or more JSON documents separated by white space. */
-export function parseStrictJsonSequence(text: string): JsonDocument[] {
-  const p = new Parser(text);
-  const out: JsonDocument[] = [];
-  p.skipSpace();
-  while (!p.atEnd()) {
-    const line = p.lineAt(p.pos);
-    out.push({ value: p.value('', 0), line });
-    const before = p.pos;
-    p.skipSpace();
-    // `}{` is unambiguous (jq reads it too); two numbers or words need a space between.
-    if (!p.atEnd() && p.pos === before && !'}]"'.includes(p.charBefore())) p.fail('documents must be separated by white space or a new line');
-  }
-  return out;
-}
-
-const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-
-class Parser {
-  pos = 0;
-  constructor(private readonly s: string) {}
-
-  charBefore(): string {
-    return this.s[this.pos - 1] ?? '';
-  }
-
-  atEnd(): boolean {
-    return this.pos >= this.s.length;
-  }
-
-  private lineCursor = { pos: 0, line: 1 };
-
-  /** The line of pos; positions asked for in increasing order cost one pass in all. */
-  lineAt(pos: number): number {
-    let { pos: i, line } = pos >= this.lineCursor.pos ? this.lineCursor : { pos: 0, line: 1 };
-    for (; i < pos; i++) if (this.s.charCodeAt(i) === 10) line++;
-    this.lineCursor = { pos, line };
-    return line;
-  }
-
-  fail(message: string, at = this.pos): never {
-    let line = 1;
-    let col = 1;
-    for (let i = 0; i < at && i < this.s.length; i++) {
-      if (this.s.charCodeAt(i) === 10) {
-        line++;
-        col = 1;
-      } else col++;
+/** Reads one or more documents separated by white space, each as strictly as parseStrictJson. */
+export function parseStrictJsonSequence(text: string, opts: StrictJsonOptions = {}): StrictJsonSequenceResult {
+  const r = new Reader(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const documents: JsonDocument[] = [];
+  let line = 1;
+  let counted = 0;
+  try {
+    if (text.charCodeAt(0) === 0xfeff) r.fail('starts with a byte order mark');
+    r.ws();
+    while (!r.atEnd()) {
+      for (; counted < r.i; counted++) if (text.charCodeAt(counted) === 0x0a) line++;
+      documents.push({ value: r.value(0), line });
+      const end = r.i;
+      r.ws();
+      // `}{` is unambiguous (jq reads it too); two numbers or words need white space between.
+      if (!r.atEnd() && r.i === end && !'}]"'.includes(text[end - 1] ?? '')) r.fail('documents must be separated by white space or a new line');
     }
-    const near = at < this.s.length ? ` near ${JSON.stringify(this.s.slice(at, at + 12))}` : ' at the end of the input';
-    throw new StrictJsonError(`${message} (line ${line}, column ${col}${near})`, line, col);
-  }
-
-  skipSpace(): void {
-    const s = this.s;
-    while (this.pos < s.length) {
-      const c = s.charCodeAt(this.pos);
-      if (c === 32 || c === 9 || c === 10 || c === 13) this.pos++;
-      else break;
-    }
-  }
-
-  value(path: string, depth: number): unknown {
-    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`);
-    const c = this.s[this.pos];
-    if (c === '{') return this.object(path, depth);
-    if (c === '[') return this.array(path, depth);
-    if (c === '"') return this.string();
-    if (c === 't') return this.literal('true', true);
-    if (c === 'f') return this.literal('false', false);
-    if (c === 'n') return this.literal('null', null);
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-    if (c === undefined) this.fail('the JSON ends too early');
-    return this.fail('unexpected character');
-  }
-
-  private literal<T>(word: string, v: T): T {
-    if (!this.s.startsWith(word, this.pos)) this.fail('unexpected character');
-    this.pos += word.length;
-    return v;
-  }
-
-  private number(): number {
-    NUMBER.lastIndex = this.pos;
-    const m = NUMBER.exec(this.s);
-    if (!m) return this.fail('malformed number');
-    this.pos += m[0].length;
-    return Number(m[0]);
-  }
-
-  private string(): string {
-    const s = this.s;
-    this.pos++; // opening quote
-    let out = '';
-    let run = this.pos;
-    for (;;) {
-      if (this.pos >= s.length) this.fail('unterminated string');
-      const c = s.charCodeAt(this.pos);
-      if (c === 34) {
-        out += s.slice(run, this.pos);
-        this.pos++;
-        return out;
-      }
-      if (c < 0x20) this.fail('control character in a string (it must be escaped)');
-      if (c !== 92) {
-        this.pos++;
-        continue;
-      }
-      out += s.slice(run, this.pos);
-      const e = s[this.pos + 1];
-      if (e === 'u') {
-        const hex = s.slice(this.pos + 2, this.pos + 6);
-        if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('malformed \\u escape');
-        out += String.fromCharCode(parseInt(hex, 16));
-        this.pos += 6;
-      } else if (e !== undefined && ESCAPES[e] !== undefined) {
-        out += ESCAPES[e];
-        this.pos += 2;
-      } else {
-        this.fail('unknown escape in a string');
-      }
-      run = this.pos;
-    }
-  }
-
-  private array(path: string, depth: number): unknown[] {
-    this.pos++;
-    const out: unknown[] = [];
-    this.skipSpace();
-    if (this.s[this.pos] === ']') {
-      this.pos++;
-      return out;
-    }
-    for (;;) {
-      this.skipSpace();
-      out.push(this.value(`${path}[${out.length}]`, depth + 1));
-      this.skipSpace();
-      const c = this.s[this.pos];
-      if (c === ',') {
-        this.pos++;
-        continue;
-      }
-      if (c === ']') {
-        this.pos++;
-        return out;
-      }
-      this.fail(c === undefined ? 'the JSON ends inside an array' : 'expected , or ] in an array');
-    }
-  }
-
-  private object(path: string, depth: number): Record<string, unknown> {
-    this.pos++;
-    const out: Record<string, unknown> = {};
-    const seen = new Set<string>();
-    this.skipSpace();
-    if (this.s[this.pos] === '}') {
-      this.pos++;
-      return out;
-    }
-    for (;;) {
-      this.skipSpace();
-      if (this.s[this.pos] !== '"') this.fail(this.atEnd() ? 'the JSON ends inside an object' : 'expected a key in double quotes');
-      const keyAt = this.pos;
-      const key = this.string();
-      if (seen.has(key)) this.fail(`duplicate key ${JSON.stringify(key)} in ${path === '' ? 'the top-level object' : path}`, keyAt);
-      seen.add(key);
-      this.skipSpace();
-      if (this.s[this.pos] !== ':') this.fail('expected : after a key');
-      this.pos++;
-      this.skipSpace();
-      const v = this.value(path === '' ? key : `${path}.${key}`, depth + 1);
-      // An own property even for "__proto__", exactly as JSON.parse makes it.
-      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-      this.skipSpace();
-      const c = this.s[this.pos];
-      if (c === ',') {
-        this.pos++;
-        continue;
-      }
-      if (c === '}') {
-        this.pos++;
-        return out;
-      }
-      this.fail(c === undefined ? 'the JSON ends inside an object' : 'expected , or } in an object');
-    }
+    return { ok: true, documents };
+  } catch (err) {
+    if (!(err instanceof JsonError)) throw err;
+    return { ok: false, error: `${err.message} at ${lineColumn(text, err.offset)}`, offset: err.offset };
   }
 }

@@ -10,27 +10,52 @@ export const MAX_ENTRY_PATH_BYTES = 4096;
 /** Findings of one kind recorded per archive before they are summarised. */
 export const MAX_FINDINGS_PER_KIND = 100;
 
-/** Maps node-tar's type names to ours. */
-export function mapEntryType(tarType: string): EntryType {
-  switch (tarType) {
-    case 'File':
-    case 'OldFile':
-    case 'ContiguousFile':
-      return 'file';
-    case 'Directory':
-      return 'directory';
-    case 'SymbolicLink':
-      return 'symlink';
-    case 'Link':
-      return 'hardlink';
-    case 'CharacterDevice':
-    case 'BlockDevice':
-      return 'device';
-    case 'FIFO':
-      return 'fifo';
-    default:
-      return 'other';
-  }
+/**
+ * Every tar typeflag we name, what it maps to, and how it is called in a
+ * finding. Only regular files ('0', old-style '\0') and folders ('5') are
+ * accepted as entries; 'x', 'L' and 'K' are metadata the reader applies to the
+ * next entry, 'g' is refused by the reader. Everything else is refused here:
+ * - links, devices and FIFOs could escape or harm the folder they land in;
+ * - 'S' (GNU sparse): GNU tar rebuilds a file with holes from a map, so its
+ *   content is not the stored bytes;
+ * - '7' (contiguous file): GNU tar and node-tar extract it as a regular file,
+ *   but no tool that builds flow archives writes one;
+ * - 'D', 'M', 'N', 'V', 'I', 'A', 'X' and unknown letters: vendor records that
+ *   readers handle differently (GNU tar extracts unknown types as files,
+ *   node-tar skips them, node-tar reads 'N' as a long name and 'X' as pax).
+ */
+const TYPEFLAGS = new Map<string, { type: EntryType; what: string }>([
+  ['0', { type: 'file', what: 'regular file' }],
+  ['\0', { type: 'file', what: 'regular file' }],
+  ['5', { type: 'directory', what: 'folder' }],
+  ['1', { type: 'hardlink', what: 'hard link' }],
+  ['2', { type: 'symlink', what: 'symbolic link' }],
+  ['3', { type: 'device', what: 'character device' }],
+  ['4', { type: 'device', what: 'block device' }],
+  ['6', { type: 'fifo', what: 'FIFO' }],
+  ['7', { type: 'other', what: "contiguous file (type '7')" }],
+  ['S', { type: 'other', what: "GNU sparse file (type 'S')" }],
+  ['D', { type: 'other', what: "GNU dump directory (type 'D')" }],
+  ['M', { type: 'other', what: "GNU multi-volume continuation (type 'M')" }],
+  ['N', { type: 'other', what: "old GNU long-name record (type 'N')" }],
+  ['V', { type: 'other', what: "GNU volume header (type 'V')" }],
+  ['I', { type: 'other', what: "inode metadata (type 'I')" }],
+  ['A', { type: 'other', what: "Solaris ACL (type 'A')" }],
+  ['X', { type: 'other', what: "old Solaris extended header (type 'X')" }],
+]);
+
+/** Maps a tar typeflag to our entry type; unknown flags are 'other'. */
+export function mapEntryType(typeflag: string): EntryType {
+  return TYPEFLAGS.get(typeflag)?.type ?? 'other';
+}
+
+/** How a typeflag is called in a finding. */
+export function typeflagName(typeflag: string): string {
+  const known = TYPEFLAGS.get(typeflag);
+  if (known) return known.what;
+  const code = typeflag.charCodeAt(0);
+  const shown = code > 0x20 && code < 0x7f ? `'${typeflag}'` : `0x${code.toString(16).padStart(2, '0')}`;
+  return `unknown entry type ${shown}`;
 }
 
 /** Segments of an entry path; both separators count, since extractors on Windows honour `\`. */
@@ -38,8 +63,12 @@ function segments(p: string): string[] {
   return p.split(/[\\/]/);
 }
 
-/** Why an entry path could land outside the folder, or null when it cannot. */
+/** C0 and C1 controls and DEL: a newline in a name splits every line-based listing of it. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Why an entry path could land outside the folder or be misread, or null. */
 export function unsafePathReason(p: string): string | null {
+  if (CONTROL.test(p)) return 'control character in the name';
   if (p.startsWith('/')) return 'absolute path';
   if (p.startsWith('\\')) return 'backslash-rooted path';
   // `C:` alone is drive-relative, which still leaves the folder.
@@ -48,11 +77,14 @@ export function unsafePathReason(p: string): string | null {
   return null;
 }
 
-/** Why an entry is unsafe to extract (path or type), or null. */
-export function unsafeEntryReason(p: string, type: EntryType): string | null {
+/** Why an entry is unsafe to extract (path or type), or null. `typeflag` names an 'other' entry. */
+export function unsafeEntryReason(p: string, type: EntryType, typeflag?: string): string | null {
   const byPath = unsafePathReason(p);
   if (byPath) return byPath;
   switch (type) {
+    case 'file':
+      // `a/.` or `.`: a file written over the folder that holds it.
+      return segments(p).pop() === '.' ? "a file named '.'" : null;
     case 'symlink':
       return 'symbolic link';
     case 'hardlink':
@@ -61,6 +93,8 @@ export function unsafeEntryReason(p: string, type: EntryType): string | null {
       return 'device node';
     case 'fifo':
       return 'FIFO';
+    case 'other':
+      return typeflag === undefined ? 'entry type not used in flow archives' : typeflagName(typeflag);
     default:
       return null;
   }

@@ -1,23 +1,23 @@
 // Reads a flow-*.tar.gz once, never extracting: one read stream feeds the
-// whole-file SHA-256 and a gunzip whose output goes to node-tar's parser.
-// We gunzip ourselves (not the parser) so that every decompressed byte is
-// counted against the limits and nothing is handed to the parser after the
-// end-of-archive marker (node-tar buffers such bytes without bound).
+// whole-file SHA-256 and a gunzip whose output goes to our own tar reader
+// (tar-reader.ts). We gunzip ourselves so that every decompressed byte is
+// counted against the limits, and read the tar stream ourselves so that an
+// archive is read the way the tool that unpacks it reads it, or refused.
+//
+// The archive must be a regular file. It is lstat'ed before it is opened
+// (opening a device node can act on the device), opened without following a
+// link and without blocking (a FIFO swapped in meanwhile must not hang the
+// open), and fstat'ed again: a link, FIFO, socket, device or folder where a
+// flow archive is expected is RESOURCE_CORRUPT, never skipped.
 import { createHash, type Hash } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { constants as fsc, type Stats } from 'node:fs';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
 import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from '../config/layout.js';
-import { finding, type Finding } from '../model/findings.js';
-import {
-  entryLimitBreach,
-  FindingCap,
-  mapEntryType,
-  streamLimitBreach,
-  unsafeEntryReason,
-} from './archive-safety.js';
+import { finding } from '../model/findings.js';
+import { entryLimitBreach, FindingCap, streamLimitBreach, unsafeEntryReason } from './archive-safety.js';
+import { TarReader, type TarEntryInfo, type TarSink } from './tar-reader.js';
 import type { ArchiveEntry, ArchiveInspection } from '../model/observation.js';
 
 const READ_CHUNK = 64 * 1024;
@@ -51,16 +51,32 @@ export async function inspectArchive(
     return out;
   };
 
+  const notAFile = (st: Stats | null): ArchiveInspection => {
+    const what = st ? kindOf(st) : 'a symbolic link';
+    out.findings.push(
+      finding('RESOURCE_CORRUPT', `archive is ${what}, not a regular file`, { path: relPath, actual: what }),
+    );
+    return out;
+  };
+
+  let before: Stats;
+  try {
+    before = await lstat(absPath);
+  } catch (err) {
+    return unreadable(`archive cannot be read: ${errText(err)}`, err);
+  }
+  if (!before.isFile()) return notAFile(before);
   let fh: FileHandle;
   try {
-    // O_NONBLOCK: a FIFO put in the archive's place must not hang the open.
-    fh = await open(absPath, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    fh = await open(absPath, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return notAFile(null);
     return unreadable(`archive cannot be opened: ${errText(err)}`, err);
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) return unreadable('archive is not a regular file');
+    if (!st.isFile()) return notAFile(st);
+    if (st.ino !== before.ino || st.dev !== before.dev) return unreadable('archive was replaced while being opened');
     out.size = st.size;
     const scan = new ArchiveScan(relPath, st.size, limits, out);
     const fileHash = createHash('sha256');
@@ -99,21 +115,23 @@ export async function inspectArchive(
   }
 }
 
-/** The state of one pass over an archive: gunzip, tar parser, counters, findings. */
-class ArchiveScan {
+/** The state of one pass over an archive: gunzip, tar reader, counters, findings. */
+class ArchiveScan implements TarSink {
   stopped = false;
   private gzip: 'unknown' | 'yes' | 'no' = 'unknown';
   private gunzip?: Gunzip;
   private gunzipDead = false;
-  private parser?: Parser;
-  private parserDead = false;
-  private parserDone = false;
-  private sawEof = false;
+  private readonly tar: TarReader;
+  private tarDead = false;
   private headChecked = false;
   private streamBytes = 0;
+  private fileBytes = 0;
+  /** Offset in the file of the last non-zero byte read: what may trail the gzip stream is zeros. */
+  private lastNonZero = -1;
+  private current?: { rec: ArchiveEntry; hash: Hash; got: number };
   private collected = false;
-  private readonly unsafe: FindingCap;
-  private readonly corrupt: FindingCap;
+  private readonly unsafeCap: FindingCap;
+  private readonly corruptCap: FindingCap;
 
   constructor(
     relPath: string,
@@ -121,19 +139,21 @@ class ArchiveScan {
     private readonly limits: ArchiveLimits,
     private readonly out: ArchiveInspection,
   ) {
-    this.unsafe = new FindingCap('UNSAFE_ARCHIVE_ENTRY', relPath, 'unsafe entries');
-    this.corrupt = new FindingCap('RESOURCE_CORRUPT', relPath, 'archive errors');
+    this.unsafeCap = new FindingCap('UNSAFE_ARCHIVE_ENTRY', relPath, 'unsafe entries');
+    this.corruptCap = new FindingCap('RESOURCE_CORRUPT', relPath, 'archive errors');
+    this.tar = new TarReader(this, { maxMetaBytes: MAX_META_ENTRY_BYTES });
   }
 
   /** Takes the next chunk of the file; resolves when the gunzip can take more. */
   async push(chunk: Buffer): Promise<void> {
+    this.noteTail(chunk);
     if (this.gzip === 'unknown') this.start(chunk);
     const gz = this.gunzip;
     if (!gz || this.gunzipDead || this.stopped) return;
     if (!gz.write(chunk)) await drained(gz);
   }
 
-  /** The whole file was read: flush the gunzip and the parser, then judge the ending. */
+  /** The whole file was read: flush the gunzip and the reader, then judge the ending. */
   async end(): Promise<void> {
     if (this.gzip === 'unknown') this.start(Buffer.alloc(0));
     const gz = this.gunzip;
@@ -141,11 +161,14 @@ class ArchiveScan {
       gz.end();
       await finished(gz).catch(() => undefined);
     }
-    if (!this.gunzipDead && !this.parserDead && !this.stopped && this.parser) {
-      this.guard(() => this.parser?.end());
-      if (!this.parserDone && !this.parserDead) this.corrupt.add('archive parser did not reach the end');
-      if (!this.sawEof && this.corrupt.count === 0) {
-        this.corrupt.add('tar stream ends without the end-of-archive marker (truncated)');
+    if (gz && !this.gunzipDead && !this.stopped) {
+      if (!this.tarDead) this.tar.end();
+      // zlib stops at a zero byte after a gzip member and ignores the rest;
+      // gzip(1) warns about it and tar then fails: only zeros may trail.
+      if (this.lastNonZero >= gz.bytesWritten) {
+        this.corruptCap.add('data after the end of the gzip stream', {
+          actual: { gzipBytes: gz.bytesWritten, fileBytes: this.fileBytes },
+        });
       }
     }
     this.abandon();
@@ -157,14 +180,56 @@ class ArchiveScan {
     this.gunzipDead = true;
     if (!this.collected) {
       this.collected = true;
-      this.out.findings.push(...this.corrupt.findings(), ...this.unsafe.findings());
+      this.out.findings.push(...this.corruptCap.findings(), ...this.unsafeCap.findings());
     }
+  }
+
+  // TarSink: what the reader finds.
+
+  entry(info: TarEntryInfo): boolean {
+    if (this.stopped) return false;
+    this.out.entryCount++;
+    this.out.totalBytes += info.size;
+    const breach = entryLimitBreach(info.path, this.out.entryCount, this.out.totalBytes, this.limits);
+    if (breach) {
+      this.stop(breach, info.path);
+      return false;
+    }
+    const rec: ArchiveEntry = { path: info.path, type: info.type, size: info.size, mode: info.mode };
+    this.out.entries.push(rec);
+    const why = info.nameProblem ?? unsafeEntryReason(info.path, info.type, info.typeflag);
+    if (why) this.unsafeCap.add(`unsafe archive entry (${why}): ${JSON.stringify(info.path)}`, { actual: info.path });
+    if (info.type !== 'file') return false;
+    this.current = { rec, hash: createHash('sha256'), got: 0 };
+    return true;
+  }
+
+  data(chunk: Buffer): void {
+    const c = this.current;
+    if (!c) return;
+    c.hash.update(chunk);
+    c.got += chunk.length;
+  }
+
+  entryEnd(complete: boolean): void {
+    const c = this.current;
+    this.current = undefined;
+    // A truncated entry ends early; its digest would be of a fragment.
+    if (c && complete && c.got === c.rec.size) c.rec.sha256 = c.hash.digest('hex');
+  }
+
+  unsafe(message: string): void {
+    if (!this.stopped) this.unsafeCap.add(`unsafe archive entry: ${message}`);
+  }
+
+  corrupt(message: string): void {
+    if (!this.stopped) this.corruptCap.add(message);
   }
 
   private start(first: Buffer): void {
     if (first.length < 2 || first[0] !== GZIP_MAGIC[0] || first[1] !== GZIP_MAGIC[1]) {
       this.gzip = 'no';
-      this.corrupt.add('not a gzip file');
+      this.corruptCap.add('not a gzip file');
       return;
     }
     this.gzip = 'yes';
@@ -173,28 +238,19 @@ class ArchiveScan {
     gz.on('error', (err) => {
       if (this.gunzipDead) return;
       this.gunzipDead = true;
-      this.corrupt.add(`gzip stream is damaged: ${errText(err)}`, { actual: { code: zlibCode(err) } });
+      this.corruptCap.add(`gzip stream is damaged: ${errText(err)}`, { actual: { code: zlibCode(err) } });
     });
     this.gunzip = gz;
-    this.parser = new Parser({
-      // Never let the parser decompress on its own: only plain tar reaches it.
-      zstd: false,
-      brotli: false,
-      maxMetaEntrySize: MAX_META_ENTRY_BYTES,
-      onReadEntry: (e) => this.onEntry(e),
-      onwarn: (code, message, data) => this.onWarn(code, message, data as Record<string, unknown>),
-    });
-    this.parser.on('eof', () => {
-      this.sawEof = true;
-    });
-    this.parser.on('end', () => {
-      this.parserDone = true;
-    });
-    this.parser.on('error', (err: Error) => {
-      this.parserDead = true;
-      this.corrupt.add(`tar stream is damaged: ${errText(err)}`);
-    });
-    this.parser.on('ignoredEntry', (e: ReadEntry) => this.onIgnored(e));
+  }
+
+  private noteTail(chunk: Buffer): void {
+    for (let i = chunk.length - 1; i >= 0; i--) {
+      if (chunk[i] !== 0) {
+        this.lastNonZero = this.fileBytes + i;
+        break;
+      }
+    }
+    this.fileBytes += chunk.length;
   }
 
   private onTarBytes(chunk: Buffer): void {
@@ -204,90 +260,22 @@ class ArchiveScan {
     if (breach) return this.stop(breach);
     if (!this.headChecked && chunk.length > 0) {
       this.headChecked = true;
-      // The parser would gunzip a second layer by itself; tar tools would not.
+      // gzip-in-gzip: some parsers unwrap a second layer by themselves; tar tools do not.
       if (chunk.length >= 2 && chunk[0] === GZIP_MAGIC[0] && chunk[1] === GZIP_MAGIC[1]) {
-        this.parserDead = true;
-        this.corrupt.add('gzip holds another gzip stream, not a tar stream');
+        this.tarDead = true;
+        this.tar.stop();
+        this.corruptCap.add('gzip holds another gzip stream, not a tar stream');
       }
     }
-    // After the end-of-archive marker, bytes are counted but not parsed.
-    if (this.parserDead || this.sawEof) return;
-    this.guard(() => this.parser?.write(chunk));
-  }
-
-  private onEntry(e: ReadEntry): void {
-    const type = mapEntryType(e.type);
-    const path = String(e.path);
-    if (this.stopped) {
-      e.resume();
-      return;
-    }
-    this.out.entryCount++;
-    this.out.totalBytes += e.size;
-    const breach = entryLimitBreach(path, this.out.entryCount, this.out.totalBytes, this.limits);
-    if (breach) {
-      e.resume();
-      return this.stop(breach, path);
-    }
-    const rec: ArchiveEntry = { path, type, size: e.size, mode: e.mode ?? 0 };
-    this.out.entries.push(rec);
-    const why = unsafeEntryReason(path, type);
-    if (why) this.unsafe.add(`unsafe archive entry (${why}): ${path}`, { actual: path });
-    if (type !== 'file') {
-      e.resume();
-      return;
-    }
-    const h: Hash = createHash('sha256');
-    let got = 0;
-    e.on('data', (c: Buffer) => {
-      h.update(c);
-      got += c.length;
-    });
-    e.on('end', () => {
-      // A truncated entry ends early; its digest would be of a fragment.
-      if (got === e.size) rec.sha256 = h.digest('hex');
-    });
-  }
-
-  /** Entries node-tar skips: unknown types (recorded as 'other') and oversized metadata. */
-  private onIgnored(e: ReadEntry): void {
-    if (this.stopped) return;
-    if (e.meta) {
-      this.corrupt.add(`oversized ${e.type} record (${e.size} bytes)`, { actual: String(e.path) });
-      return;
-    }
-    this.out.entryCount++;
-    this.out.totalBytes += e.size;
-    const path = String(e.path);
-    const breach = entryLimitBreach(path, this.out.entryCount, this.out.totalBytes, this.limits);
-    if (breach) return this.stop(breach, path);
-    this.out.entries.push({ path, type: 'other', size: e.size, mode: e.mode ?? 0 });
-    const why = unsafeEntryReason(path, 'other');
-    if (why) this.unsafe.add(`unsafe archive entry (${why}): ${path}`, { actual: path });
-  }
-
-  private onWarn(code: string, message: string, data: Record<string, unknown>): void {
-    if (this.stopped) return;
-    const entry = entryPathOf(data);
-    this.corrupt.add(`tar stream is damaged: ${code}: ${message}${entry ? ` (entry ${entry})` : ''}`, {
-      actual: entry ? { code, entry } : { code },
-    });
+    this.tar.write(chunk);
   }
 
   /** A limit tripped: record it and stop all further work on this archive. */
   private stop(reason: string, entry?: string): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.corrupt.add(`archive exceeds a limit: ${reason}`, entry ? { actual: entry } : {});
-  }
-
-  private guard(fn: () => unknown): void {
-    try {
-      fn();
-    } catch (err) {
-      this.parserDead = true;
-      this.corrupt.add(`tar stream is damaged: ${errText(err)}`);
-    }
+    this.tar.stop();
+    this.corruptCap.add(`archive exceeds a limit: ${reason}`, entry ? { actual: entry } : {});
   }
 }
 
@@ -306,12 +294,15 @@ function drained(s: Gunzip): Promise<void> {
   });
 }
 
-function entryPathOf(data: Record<string, unknown>): string | undefined {
-  for (const k of ['entry', 'header'] as const) {
-    const v = data[k] as { path?: unknown } | undefined;
-    if (v && typeof v.path === 'string') return v.path;
-  }
-  return undefined;
+/** What a non-regular file is, for a finding. */
+function kindOf(st: Stats): string {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'an unknown kind of file';
 }
 
 function zlibCode(err: unknown): string | undefined {

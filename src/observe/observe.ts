@@ -35,16 +35,17 @@ const MAX_GROUP_JSON = 16 * 1024 * 1024;
 
 export async function readGroup(root: string, layout: LayoutConfig): Promise<GroupObservation> {
   const path = layout.groupJson;
-  let text: string;
+  let bytes: Buffer;
   try {
     const st = await stat(join(root, path));
     if (st.size > MAX_GROUP_JSON) return { state: 'invalid', path, reason: `larger than ${MAX_GROUP_JSON} bytes` };
-    text = await readFile(join(root, path), 'utf8');
+    // Bytes, not text: the parser refuses what is not UTF-8 instead of replacing it.
+    bytes = await readFile(join(root, path));
   } catch (err) {
     if (isMissing(err)) return { state: 'missing', path };
     return { state: 'invalid', path, reason: `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
   }
-  return parseGroupJson(text, path, { flowArchivePattern: new RegExp(layout.flowArchivePattern) });
+  return parseGroupJson(bytes, path, { flowArchivePattern: new RegExp(layout.flowArchivePattern) });
 }
 
 async function exists(abs: string, kind: 'dir' | 'file'): Promise<boolean> {

@@ -52,7 +52,12 @@ export interface FlowPlaces {
 
 const MAX_DEPTH = 6;
 
-/** Walks the search paths (bounded depth, no symlinks) for flow archives and folders. */
+/**
+ * Walks the search paths (bounded depth, no symlinks followed) for flow
+ * archives and folders. Anything named like an archive is listed as one,
+ * whatever it is (a link, FIFO, device or folder), so that the inspection
+ * judges it instead of it passing unseen.
+ */
 export async function findFlowPlaces(root: string, layout: LayoutConfig): Promise<FlowPlaces> {
   const archiveRe = new RegExp(layout.flowArchivePattern);
   const folderRe = flowFolderPattern(layout.flowArchivePattern);
@@ -63,7 +68,7 @@ export async function findFlowPlaces(root: string, layout: LayoutConfig): Promis
     seen.add(relDir);
     for (const e of await list(join(root, relDir))) {
       const p = rel(relDir, e.name);
-      if (e.file && archiveRe.test(e.name)) out.archives.push(p);
+      if (archiveRe.test(e.name)) out.archives.push(p);
       else if (e.dir) {
         if (folderRe.test(e.name)) out.folders.push(p);
         else await walk(p, depth + 1);

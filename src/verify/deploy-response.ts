@@ -14,7 +14,7 @@
 // device deployment that does not name its group and group version are all
 // errors. Keys this reader does not know and that resemble no known key are
 // ignored, so that a newer CLI's additions do not break it.
-import { parseStrictJsonSequence, StrictJsonError, type JsonDocument } from '../model/strict-json.js';
+import { parseStrictJsonSequence, type JsonDocument } from '../model/strict-json.js';
 
 export const CLOUD_STATUSES = [
   'NOT_DEPLOYED', 'BOOTSTRAP', 'DEPLOY_IN_PROGRESS', 'DEPLOYED_IN_TARGET',
@@ -303,12 +303,9 @@ function readResponse(v: unknown, where: string, notes: string[]): Sorted[] {
 export function readDocuments(text: string): JsonDocument[] {
   const body = stripBom(text);
   if (body.trim() === '') throw new ResponseError('the input is empty');
-  try {
-    return parseStrictJsonSequence(body);
-  } catch (err) {
-    if (err instanceof StrictJsonError) throw new ResponseError(`not valid JSON: ${err.message}`);
-    throw err;
-  }
+  const read = parseStrictJsonSequence(body);
+  if (!read.ok) throw new ResponseError(`not valid JSON: ${read.error}`);
+  return read.documents;
 }
 
 /**

@@ -15,7 +15,8 @@ import { inspectArchive } from '../../src/observe/archive.js';
 import type { ArchiveInspection } from '../../src/model/observation.js';
 import { compareFolderToArchive } from '../../src/observe/unpacked.js';
 import type { Finding } from '../../src/model/findings.js';
-import { rawTar, ustarHeader, type RawEntry } from '../lib/evil-tar.js';
+import { codesOf, pass, tempCore } from '../lib/core.js';
+import { FIELD, gnuLongName, paxHeader, paxRecord, rawTar, ustarHeader, type RawEntry } from '../lib/evil-tar.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 const codes = (fs: Finding[]): string[] => fs.map((f) => f.code).sort();
@@ -183,7 +184,7 @@ describe('inspectArchive: damaged archives', () => {
     assert.ok(corrupt(await inspectBytes(fake)).length > 0);
     const r = await inspectBytes(gzipSync(randomBytes(5000)));
     assert.ok(corrupt(r).length > 0);
-    assert.match(corrupt(r).map((f) => f.message).join('\n'), /TAR_/);
+    assert.match(corrupt(r).map((f) => f.message).join('\n'), /header|magic|octal|base-256/);
   });
 
   it('detects a tar without its end-of-archive blocks', async () => {
@@ -198,7 +199,7 @@ describe('inspectArchive: damaged archives', () => {
   it('detects a tar cut inside an entry body, and drops that entry digest', async () => {
     const t = rawTar([{ path: 'big.bin', body: randomBytes(5000) }]);
     const r = await inspectBytes(gzipSync(t.subarray(0, 512 + 1000)));
-    assert.ok(corrupt(r).some((f) => /Truncated input/.test(f.message)));
+    assert.ok(corrupt(r).some((f) => /truncated inside an entry/.test(f.message)));
     assert.equal(r.entries[0]?.path, 'big.bin');
     assert.equal(r.entries[0]?.sha256, undefined);
   });
@@ -217,6 +218,121 @@ describe('inspectArchive: damaged archives', () => {
     const r = await inspectBytes(gzipSync(gzipSync(rawTar([{ path: 'a', body: 'a' }]))));
     assert.match(corrupt(r)[0]?.message ?? '', /another gzip/);
     assert.deepEqual(r.entries, []);
+  });
+});
+
+describe('inspectArchive: what other readers read differently', () => {
+  const ok: RawEntry = { path: 'flow/ok.txt', body: 'ok' };
+  const long = `flow/${'d'.repeat(120)}/file.txt`;
+  /** Inspects entries after a good one; returns the codes and all messages. */
+  async function judge(entries: RawEntry[], opts: { end?: boolean; tail?: Buffer } = {}) {
+    const t = rawTar([ok, ...entries], opts);
+    const r = await inspectBytes(gzipSync(opts.tail ? Buffer.concat([t, opts.tail]) : t));
+    return { r, codes: [...new Set(codes(r.findings))], text: r.findings.map((f) => f.message).join('\n') };
+  }
+
+  it('accepts regular files and folders, pax records and GNU long names that agree', async () => {
+    const { r, codes: c } = await judge([
+      { path: 'flow/', type: '5' },
+      paxHeader([['path', long], ['mtime', '1796147527.330290228'], ['size', '4']]),
+      { path: long.slice(0, 99), body: 'deep' },
+      gnuLongName(`${long}.gnu`),
+      { path: long.slice(0, 100), body: 'gnu', magic: 'gnu' },
+      { path: 'name.txt', prefix: 'flow/with/a/prefix', body: 'p' },
+      { path: 'flow/old-style', type: '\0', body: 'o' },
+      { path: 'flow/v7.txt', body: 'v', magic: 'v7' },
+    ]);
+    assert.deepEqual(c, []);
+    assert.deepEqual(
+      r.entries.map((e) => [e.path, e.type, e.sha256]),
+      [
+        ['flow/ok.txt', 'file', sha('ok')],
+        ['flow/', 'directory', undefined],
+        [long, 'file', sha('deep')],
+        [`${long}.gnu`, 'file', sha('gnu')],
+        ['flow/with/a/prefix/name.txt', 'file', sha('p')],
+        ['flow/old-style', 'file', sha('o')],
+        ['flow/v7.txt', 'file', sha('v')],
+      ],
+    );
+  });
+
+  const unsafe: [string, RawEntry[], RegExp][] = [
+    ['a GNU sparse entry', [{ path: 'flow/sparse', type: 'S', body: 'data' }], /GNU sparse file \(type 'S'\)/],
+    ['a pax GNU sparse file', [paxHeader([['GNU.sparse.map', '0,4'], ['GNU.sparse.realsize', '4096']]), { path: 'flow/s', body: 'data' }], /GNU sparse/],
+    ['a global pax header', [paxHeader([['path', 'flow/renamed']], 'g'), { path: 'flow/a', body: 'a' }], /global pax header/],
+    ['a pax path with a newline', [paxHeader([['path', 'flow/a\nb']]), { path: 'flow/a', body: 'a' }], /control character/],
+    ['a name with a control character', [{ path: 'flow/a\u001b[2Jb', body: 'a' }], /control character/],
+    ['a name that is not UTF-8', [{ path: '', pathBytes: Buffer.from([0x66, 0x2f, 0xff, 0xfe]), body: 'a' }], /not valid UTF-8/],
+    ['a GNU long name that is not UTF-8', [gnuLongName(Buffer.from([0x66, 0x2f, 0xc3])), { path: '', pathBytes: Buffer.from([0x66, 0x2f]), body: 'a', magic: 'gnu' }], /not valid UTF-8/],
+    ['a pax key no flow needs', [paxHeader([['SCHILY.xattr.security.capability', 'x']]), { path: 'flow/a', body: 'a' }], /pax key not used/],
+    ['a charset switch', [paxHeader([['hdrcharset', 'BINARY']]), { path: 'flow/a', body: 'a' }], /pax key not used/],
+    ['a symbolic link named by a GNU long link', [gnuLongName('/etc/shadow', 'K'), { path: 'flow/l', type: '2', linkpath: '/etc/shadow'.slice(0, 5) }], /symbolic link/],
+  ];
+  for (const flag of ['7', 'D', 'V', 'I', 'A', 'M', 'N', 'X', 'Z', '9', 'E']) {
+    unsafe.push([`type '${flag}'`, [{ path: `flow/t${flag}`, type: flag, body: 'data' }], new RegExp(`type '${flag}'`)]);
+  }
+  for (const [name, entries, re] of unsafe) {
+    it(`refuses ${name} (UNSAFE_ARCHIVE_ENTRY)`, async () => {
+      const { r, codes: c, text } = await judge(entries);
+      assert.ok(c.includes('UNSAFE_ARCHIVE_ENTRY'), `${name}: ${text}`);
+      assert.match(text, re);
+      assert.equal(r.entries[0]?.sha256, sha('ok'), 'the good entry before it is still read');
+    });
+  }
+
+  const num = (off: number, bytes: Buffer | string) => ({ offset: off, bytes });
+  const corrupt: [string, RawEntry[], RegExp, { end?: boolean; tail?: Buffer }?][] = [
+    ['a pax record with a wrong length', [{ ...paxHeader([]), body: '12 path=x\n' }, { path: 'a', body: 'a' }], /runs past/],
+    ['a pax record without =', [{ ...paxHeader([]), body: '9 pathxx\n' }, { path: 'a', body: 'a' }], /no key=value/],
+    ['a pax record that is not UTF-8', [paxHeader([['path', Buffer.from([0x61, 0xff])]]), { path: 'a', body: 'a' }], /not UTF-8/],
+    ['a pax header with trailing garbage', [{ ...paxHeader([]), body: Buffer.concat([paxRecord('path', 'a'), Buffer.from('junk')]) }, { path: 'a', body: 'a' }], /no length/],
+    ['a pax key given twice', [{ ...paxHeader([]), body: Buffer.concat([paxRecord('path', 'a'), paxRecord('path', 'b')]) }, { path: 'a', body: 'a' }], /appears twice/],
+    ['a malformed pax mtime', [paxHeader([['mtime', 'yesterday']]), { path: 'a', body: 'a' }], /mtime is malformed/],
+    ['a pax size that disagrees with the header', [paxHeader([['size', '1']]), { path: 'a', body: 'abc' }], /pax size 1 disagrees/],
+    ['two pax headers for one entry', [paxHeader([['path', 'x']]), paxHeader([['path', 'y']]), { path: 'a', body: 'a' }], /two pax headers/],
+    ['a pax path and a GNU long name together', [paxHeader([['path', 'flow/p']]), gnuLongName('flow/l'), { path: 'flow/l', body: 'a' }], /both by a pax path and by a GNU long name/],
+    ['a GNU long name that disagrees with its header', [gnuLongName(`${long}.a`), { path: 'flow/other', body: 'a', magic: 'gnu' }], /long name disagrees/],
+    ['a GNU long name with bytes after its NUL', [{ ...gnuLongName('x'), body: 'flow/x\0hidden' }, { path: 'flow/x', body: 'a', magic: 'gnu' }], /after its terminating NUL/],
+    ['two GNU long names', [gnuLongName('flow/x'), gnuLongName('flow/x'), { path: 'flow/x', body: 'a' }], /two GNU long names/],
+    ['a long link name on a file', [gnuLongName('target', 'K'), { path: 'flow/x', body: 'a' }], /link name on an entry that is not a link/],
+    ['a link name field on a file', [{ path: 'flow/x', body: 'a', linkpath: 'elsewhere' }], /link name on an entry that is not a link/],
+    ['a checksum valid only as a signed sum', [{ path: 'flow/caf\u00e9', body: 'a', signedChecksum: true }], /checksum does not match/],
+    ['a base-256 size', [{ path: 'a', body: 'abc', patch: [num(FIELD.size, Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]))] }], /base-256/],
+    ['a size with a leading NUL', [{ path: 'a', body: 'abc', patch: [num(FIELD.size, '\u00000000000003')] }], /size is not an octal/],
+    ['a size with garbage', [{ path: 'a', body: 'abc', patch: [num(FIELD.size, '0000000003x\0')] }], /size is not an octal/],
+    ['a uid with garbage', [{ path: 'a', body: 'abc', patch: [num(FIELD.uid, '00000z\0\0')] }], /uid is not an octal/],
+    ['an unknown magic', [{ path: 'a', body: 'abc', patch: [num(FIELD.magic, 'ustar\u0000xx')] }], /unknown header magic/],
+    ['an old GNU header with a prefix', [{ path: 'b', prefix: 'flow/hidden', body: 'abc', magic: 'gnu' }], /prefix area/],
+    ['a name with bytes after its NUL', [{ path: 'a', body: 'abc', patch: [num(FIELD.name + 60, 'hidden')] }], /name field has bytes after/],
+    ['a folder with content', [{ path: 'flow/d/', type: '5', size: 512, body: Buffer.alloc(512, 0x41) }], /folder entry with 512 bytes/],
+    ['a file named like a folder', [{ path: 'flow/f/', body: 'abc' }], /file entry named like a folder/],
+    ['a lone zero block inside the archive', [], /lone zero block/, { end: false, tail: Buffer.concat([Buffer.alloc(512), rawTar([{ path: 'hidden', body: 'h' }])]) }],
+    ['data after the end-of-archive marker', [], /data after the end-of-archive marker/, { tail: rawTar([{ path: 'hidden', body: 'h' }]) }],
+    ['a pax header with no entry after it', [paxHeader([['path', 'x']])], /no entry|not an entry/],
+    ['an oversized pax header', [paxHeader([['comment', randomBytes(35_000).toString('hex')]]), { path: 'a', body: 'a' }], /oversized pax header record/],
+    ['an entry without a name', [{ path: '', body: 'a' }], /without a name/],
+  ];
+  for (const [name, entries, re, opts] of corrupt) {
+    it(`refuses ${name} (RESOURCE_CORRUPT)`, async () => {
+      const { r, codes: c, text } = await judge(entries, opts);
+      assert.ok(c.includes('RESOURCE_CORRUPT'), `${name}: ${text}`);
+      assert.match(text, re);
+      assert.equal(r.entries[0]?.sha256, sha('ok'), 'the good entry before it is still read');
+    });
+  }
+
+  it('accepts gzip members one after another and zeros after the last, not data after zeros', async () => {
+    const a = gzipSync(rawTar([ok]).subarray(0, 512 + 512));
+    const b = gzipSync(Buffer.alloc(1024));
+    const multi = await inspectBytes(Buffer.concat([a, b]));
+    assert.deepEqual(multi.findings, []);
+    assert.equal(multi.entries[0]?.sha256, sha('ok'));
+    const zeros = await inspectBytes(Buffer.concat([gzipSync(rawTar([ok])), Buffer.alloc(4096)]));
+    assert.deepEqual(zeros.findings, []);
+    const hidden = await inspectBytes(Buffer.concat([gzipSync(rawTar([ok])), Buffer.alloc(16), Buffer.from('hidden')]));
+    assert.deepEqual(codes(hidden.findings), ['RESOURCE_CORRUPT']);
+    assert.match(hidden.findings[0]?.message ?? '', /data after the end of the gzip stream/);
   });
 });
 
@@ -298,16 +414,27 @@ describe('inspectArchive: unreadable archives', () => {
     assert.equal(r.sha256, null);
   });
 
-  it('reports a folder or a FIFO in the archive place without hanging', async () => {
+  it('calls a folder, a FIFO or a symbolic link in the archive place corrupt, without hanging', async () => {
     const dir = join(tmp, 'dir.tar.gz');
     await mkdir(dir);
-    const r = await inspectArchive(dir, 'dir.tar.gz');
-    assert.deepEqual(codes(r.findings), ['FILE_UNREADABLE']);
     const fifo = join(tmp, 'fifo.tar.gz');
     execFileSync('mkfifo', [fifo]);
-    const f = await inspectArchive(fifo, 'fifo.tar.gz');
-    assert.deepEqual(codes(f.findings), ['FILE_UNREADABLE']);
-    assert.match(f.findings[0]?.message ?? '', /not a regular file/);
+    const good = join(tmp, 'good.tar.gz');
+    await writeFile(good, gzipSync(rawTar([{ path: 'a', body: 'a' }])));
+    const link = join(tmp, 'link.tar.gz');
+    await symlink(good, link);
+    for (const [file, what] of [
+      [dir, 'a folder'],
+      [fifo, 'a FIFO'],
+      [link, 'a symbolic link'],
+    ] as const) {
+      const r = await inspectArchive(file, 'x.tar.gz');
+      assert.deepEqual(codes(r.findings), ['RESOURCE_CORRUPT'], what);
+      assert.equal(r.findings[0]?.message, `archive is ${what}, not a regular file`);
+      assert.equal(r.sha256, null);
+      assert.deepEqual(r.entries, []);
+    }
+    assert.deepEqual((await inspectArchive(good, 'good.tar.gz')).findings, [], 'the link target itself is fine');
   });
 });
 
@@ -415,5 +542,41 @@ describe('compareFolderToArchive', () => {
     const got = await compareFolderToArchive(root, folder, archive);
     assert.deepEqual(codes(got), ['FILE_UNREADABLE']);
     assert.equal(got[0]?.path, folder);
+  });
+});
+
+describe('a flow archive that is not a regular file, on a core', () => {
+  // No expectation and no earlier baseline: nothing but the archive check stands between this and VERIFIED.
+  for (const kind of ['symbolic link', 'FIFO', 'folder'] as const) {
+    it(`a ${kind} in the archive's place is RESOURCE_CORRUPT, not skipped`, async () => {
+      const core = await tempCore({ unpacked: false });
+      try {
+        const abs = join(core.root, core.paths.archive);
+        const real = join(core.root, 'elsewhere.tar.gz');
+        await writeFile(real, await readFile(abs));
+        await rm(abs);
+        if (kind === 'symbolic link') await symlink(real, abs);
+        if (kind === 'FIFO') execFileSync('mkfifo', [abs]);
+        if (kind === 'folder') await mkdir(abs);
+        const r = await pass(core, null);
+        assert.notEqual(r.report.status, 'VERIFIED');
+        assert.ok(codesOf(r).includes('RESOURCE_CORRUPT'), codesOf(r).join(','));
+        const f = r.verdict.findings.find((x) => x.code === 'RESOURCE_CORRUPT');
+        assert.equal(f?.path, core.paths.archive);
+        assert.match(f?.message ?? '', new RegExp(`archive is a ${kind}, not a regular file`));
+      } finally {
+        await core.cleanup();
+      }
+    });
+  }
+
+  it('the same core with the archive itself verifies', async () => {
+    const core = await tempCore({ unpacked: false });
+    try {
+      const r = await pass(core, null);
+      assert.equal(r.report.status, 'VERIFIED', JSON.stringify(r.verdict.findings));
+    } finally {
+      await core.cleanup();
+    }
   });
 });

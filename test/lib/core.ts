@@ -1,12 +1,12 @@
 // Test helpers around a simulated core: temp folders, a config, one verify pass.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyOnce } from '../../src/core-state/core-state.js';
 import { applyConfig, defaultConfig, type Config } from '../../src/config/config.js';
 import { createHasher } from '../../src/observe/hash.js';
 import { parseExpectation, type Expectation } from '../../src/verify/expectation.js';
-import { makeCore, type CoreSpec, type MadeCore } from '../../scripts/simulated-core.js';
+import { makeCore, thingsGraphLogText, type CoreSpec, type MadeCore } from '../../scripts/simulated-core.js';
 
 export interface TempCore extends MadeCore {
   stateDir: string;
@@ -41,3 +41,12 @@ export async function pass(core: TempCore, expectation: Expectation | null = exp
 }
 
 export const codesOf = (r: PassResult) => [...new Set(r.verdict.findings.map((f) => f.code))].sort();
+
+/**
+ * Rewrites the Things Graph log as if the flow ran in the last minute: a core
+ * reused across many passes otherwise goes quiet and fails flow health.
+ */
+export async function refreshFlowLog(core: MadeCore, now = new Date()): Promise<void> {
+  const text = thingsGraphLogText(core.ids, { timestamps: true, registered: true, start: new Date(now.getTime() - 60_000) });
+  await writeFile(join(core.root, core.paths.thingsGraphLog), text);
+}

@@ -8,6 +8,7 @@ import {
   hasTopFolder,
   mapEntryType,
   pathDepth,
+  typeflagName,
   streamLimitBreach,
   stripTopFolder,
   unsafeEntryReason,
@@ -16,23 +17,31 @@ import {
 
 const limits: ArchiveLimits = { maxEntries: 10, maxTotalBytes: 1000, maxPathDepth: 3, maxRatio: 50 };
 
-describe('mapEntryType', () => {
-  it('maps every node-tar type name', () => {
+describe('mapEntryType and typeflagName', () => {
+  it('maps every tar typeflag we name, and unknown ones to other', () => {
     const cases: [string, string][] = [
-      ['File', 'file'],
-      ['OldFile', 'file'],
-      ['ContiguousFile', 'file'],
-      ['Directory', 'directory'],
-      ['SymbolicLink', 'symlink'],
-      ['Link', 'hardlink'],
-      ['CharacterDevice', 'device'],
-      ['BlockDevice', 'device'],
-      ['FIFO', 'fifo'],
-      ['SparseFile', 'other'],
-      ['GNUDumpDir', 'other'],
-      ['Unsupported', 'other'],
+      ['0', 'file'],
+      ['\0', 'file'],
+      ['5', 'directory'],
+      ['2', 'symlink'],
+      ['1', 'hardlink'],
+      ['3', 'device'],
+      ['4', 'device'],
+      ['6', 'fifo'],
+      ['7', 'other'],
+      ['S', 'other'],
+      ['D', 'other'],
+      ['N', 'other'],
+      ['Z', 'other'],
+      ['9', 'other'],
     ];
-    for (const [tar, ours] of cases) assert.equal(mapEntryType(tar), ours, tar);
+    for (const [flag, ours] of cases) assert.equal(mapEntryType(flag), ours, JSON.stringify(flag));
+  });
+  it('names each refused type, printable or not', () => {
+    assert.equal(typeflagName('S'), "GNU sparse file (type 'S')");
+    assert.equal(typeflagName('7'), "contiguous file (type '7')");
+    assert.equal(typeflagName('Z'), "unknown entry type 'Z'");
+    assert.equal(typeflagName('\u00ff'), 'unknown entry type 0xff');
   });
 });
 
@@ -51,6 +60,12 @@ describe('unsafePathReason', () => {
     assert.equal(unsafePathReason('c:/x'), 'drive-letter path');
     assert.equal(unsafePathReason('C:x'), 'drive-letter path');
   });
+  it('names control characters, a newline above all', () => {
+    for (const p of ['a\nb', 'flow/x\r', '\u0001', 'a\u007fb', 'a\u0085b', 'tab\there']) {
+      assert.equal(unsafePathReason(p), 'control character in the name', JSON.stringify(p));
+    }
+    assert.equal(unsafePathReason('caf\u00e9/\u00fc.json'), null, 'other non-ASCII characters are fine');
+  });
   it('finds .. segments with either separator', () => {
     for (const p of ['..', '../x', 'a/../../x', 'a/..', 'a\\..\\x', '..\\x', 'a/b\\..\\..\\c']) {
       assert.equal(unsafePathReason(p), "'..' segment", p);
@@ -65,10 +80,13 @@ describe('unsafeEntryReason', () => {
     assert.equal(unsafeEntryReason('ok', 'device'), 'device node');
     assert.equal(unsafeEntryReason('ok', 'fifo'), 'FIFO');
   });
-  it('lets files, folders and other types with safe paths pass', () => {
+  it('lets files and folders with safe paths pass', () => {
     assert.equal(unsafeEntryReason('a/b', 'file'), null);
     assert.equal(unsafeEntryReason('a/', 'directory'), null);
-    assert.equal(unsafeEntryReason('a', 'other'), null);
+  });
+  it('refuses every other type, by name when the typeflag is known', () => {
+    assert.equal(unsafeEntryReason('a', 'other'), 'entry type not used in flow archives');
+    assert.equal(unsafeEntryReason('a', 'other', 'S'), "GNU sparse file (type 'S')");
   });
   it('names the path problem first', () => {
     assert.equal(unsafeEntryReason('/x', 'symlink'), 'absolute path');

@@ -86,7 +86,7 @@ test('the envelope is read on the same strict rules: duplicate keys, near misses
   const cli = JSON.parse(CLI_OUTPUT) as { summary: Record<string, unknown>; greengrassDeploymentId: string };
   const env = (over: Record<string, unknown>) => JSON.stringify({ expectation: cli, requestId: 'r-1', ...over });
   const cases: [string, RegExp][] = [
-    ['{"expectation": {}, "expectation": {}}', /duplicate key "expectation" in the top-level object/],
+    ['{"expectation": {}, "expectation": {}}', /duplicate key "expectation" in \$ at line 1/],
     [env({ requestID: 'x' }), /envelope has the key "requestID".*did you mean "requestId"/],
     [env({ resource: [] }), /did you mean "resources"/],
     [env({ requestId: '' }), /envelope.requestId is empty/],

@@ -1,0 +1,93 @@
+// `npm run fuzz:archives`: the full differential archive run. Every named
+// hazard and N seeded random archives are read by deploy-witness and by GNU
+// tar; prints the counts (cases, findings, disagreements) and exits 1 when an
+// archive deploy-witness accepts is read differently by GNU tar, or when a
+// refused or differing archive verifies on a core.
+import { parseArgs } from 'node:util';
+import { addOutcome, ArchiveDifferential, emptyTally } from '../test/lib/archive-differential.js';
+import { namedCases, randomCase, type GeneratedArchive } from '../test/lib/evil-tar-gen.js';
+
+const HELP = `Usage: fuzz-archives [--cases N] [--seed S] [--verify-every K]
+
+Generates the named hostile archives and N random ones (seeds S .. S+N-1),
+reads each with deploy-witness and with GNU tar (tar -tv, tar -x --to-command),
+and runs a verify pass (no expectation, no baseline) on a simulated core for
+every named case and every K-th random one.
+
+  --cases N          random archives (default 5000)
+  --seed S           first seed (default 1)
+  --verify-every K   verify every K-th random archive (default 10; 0: none)
+
+Exit status: 0 no disagreement, 1 a disagreement or a hostile archive verified, 2 bad flags.
+`;
+
+function count(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) {
+    console.error(`fuzz-archives: --${name} takes a whole number, not ${JSON.stringify(v)}`);
+    process.exit(2);
+  }
+  return Number(v);
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      options: {
+        cases: { type: 'string' },
+        seed: { type: 'string' },
+        'verify-every': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    console.error(`fuzz-archives: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const n = count(values.cases, 'cases', 5000);
+  const seed = count(values.seed, 'seed', 1);
+  const every = count(values['verify-every'], 'verify-every', 10);
+
+  const diff = await ArchiveDifferential.create();
+  const tally = emptyTally();
+  const t0 = performance.now();
+  const todo: { c: () => GeneratedArchive; verify: boolean }[] = [
+    ...namedCases().map((c) => ({ c: () => c, verify: true })),
+    ...Array.from({ length: n }, (_, i) => ({ c: () => randomCase(seed + i), verify: every > 0 && i % every === 0 })),
+  ];
+  try {
+    for (let i = 0; i < todo.length; i++) {
+      const job = todo[i] as { c: () => GeneratedArchive; verify: boolean };
+      addOutcome(tally, await diff.check(job.c(), { verify: job.verify }));
+      if ((i + 1) % 250 === 0) process.stderr.write(`\r${i + 1}/${todo.length} archives, ${tally.disagreements} disagreements`);
+    }
+  } finally {
+    await diff.close();
+  }
+  process.stderr.write('\n');
+  const secs = (performance.now() - t0) / 1000;
+  console.log(`cases          ${tally.cases} (${todo.length - n} named, ${n} random from seed ${seed})`);
+  console.log(`accepted       ${tally.accepted}`);
+  console.log(`findings       ${tally.findings} (UNSAFE_ARCHIVE_ENTRY or RESOURCE_CORRUPT; ${tally.gnuDiffers} of them read differently by GNU tar)`);
+  console.log(`disagreements  ${tally.disagreements} (accepted, but GNU tar reads them differently)`);
+  console.log(`verify passes  ${tally.verifyPasses}: hostile VERIFIED ${tally.verifiedHostile}, clean not VERIFIED ${tally.cleanNotVerified}`);
+  console.log(`time           ${secs.toFixed(1)} s`);
+  for (const b of tally.bad.slice(0, 20)) console.log(`  ${b.name}: ${b.difference ?? ''} [${b.codes.join(',')}] ${b.status ?? ''}`);
+  return tally.disagreements + tally.verifiedHostile + tally.cleanNotVerified === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
