@@ -55,9 +55,9 @@ test('check: each malformed response and each bad flag is exit 2 and a message n
       [['check', '--response', good], '', /--endpoint HOST is needed/],
       [['check', '--response', join(dir, 'nope.json'), ...CONN], '', /cannot read --response .*nope.json: ENOENT/],
       [['check', '--response', '-', ...CONN], '', /--response standard input: the input is empty/],
-      [['check', '--response', '-', ...CONN], '{"summary": {"id": ', /--response standard input: not valid JSON: the JSON ends too early \(line 1/],
+      [['check', '--response', '-', ...CONN], '{"summary": {"id": ', /--response standard input: not valid JSON: unexpected end of the document at line 1/],
       [['check', '--response', '-', ...CONN], '[]', /is an empty array/],
-      [['check', '--response', '-', ...CONN], '{"summary": {"id": "a", "id": "b"}}', /duplicate key "id" in summary/],
+      [['check', '--response', '-', ...CONN], '{"summary": {"id": "a", "id": "b"}}', /duplicate key "id" in \$\.summary at line 1/],
       [['check', '--response', '-', ...CONN], JSON.stringify({ summary: { ...summary, greengrassGroupVersionId: undefined } }), /summary.greengrassGroupVersionId is missing/],
       [['check', '--response', '-', ...CONN], JSON.stringify({ summary: { ...summary, greengrassGroupId: '' } }), /summary.greengrassGroupId is empty/],
       [['check', '--response', '-', ...CONN], JSON.stringify({ summary: { ...summary, GreengrassGroupVersionId: 'v' } }), /did you mean "greengrassGroupVersionId"/],
@@ -140,7 +140,7 @@ test('verify --expect takes search-system-instances (the summary of the group th
     assert.match(none.stderr, new RegExp(`none of its 2 system instances is for group ${core.ids.groupId}, which this core runs`));
     const dup = await run(base, '{"summary": {"greengrassGroupVersionId": "a", "greengrassGroupVersionId": "b"}}');
     assert.equal(dup.code, 2);
-    assert.match(dup.stderr, /--expect -: expectation is not valid JSON: duplicate key "greengrassGroupVersionId" in summary/);
+    assert.match(dup.stderr, /--expect -: expectation is not valid JSON: duplicate key "greengrassGroupVersionId" in \$\.summary at line 1/);
     const miss = await run(base, JSON.stringify({ summary: { ...mine, greengrassGroupVersionID: mine.greengrassGroupVersionId, greengrassGroupVersionId: undefined } }));
     assert.equal(miss.code, 2);
     assert.match(miss.stderr, /"greengrassGroupVersionID".*did you mean "greengrassGroupVersionId"/);
