@@ -4,8 +4,9 @@ import { verifyPass } from '../agent/pass.js';
 import { createHasher } from '../observe/hash.js';
 import { parseExpectation, type Expectation } from '../verify/expectation.js';
 import { readInput } from '../config/load.js';
+import { InputRefusedError } from '../io/guarded-read.js';
 import { VERSION } from '../version.js';
-import { COMMON_HELP, COMMON_OPTIONS, configFrom } from './options.js';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, inputTimeoutMs } from './options.js';
 import { progressLine } from './progress.js';
 import { formatSummary } from './summary.js';
 import { healthProvider } from '../health/provider.js';
@@ -24,13 +25,14 @@ ${COMMON_HELP}
 Exit status: 0 VERIFIED, 1 any other device state, 2 the command could not run.
 `;
 
-export async function loadExpectation(path: string | undefined): Promise<Expectation | null> {
+export async function loadExpectation(path: string | undefined, timeoutMs?: number): Promise<Expectation | null> {
   if (path === undefined) return null;
   let text: string;
   try {
-    text = await readInput(path);
+    text = await readInput(path, undefined, timeoutMs !== undefined ? { timeoutMs } : {});
   } catch (err) {
-    throw new UsageError(`cannot read --expect ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const why = err instanceof InputRefusedError ? err.detail : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    throw new UsageError(`cannot read --expect ${path}: ${why}`);
   }
   const parsed = parseExpectation(text);
   if (!parsed.ok) throw new UsageError(`--expect ${path}: ${parsed.error}`);
@@ -49,7 +51,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     return 0;
   }
   const config = await configFrom(values, io.env);
-  const expectation = await loadExpectation(values.expect);
+  const expectation = await loadExpectation(values.expect, inputTimeoutMs(values));
   const hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
   const progress = progressLine(io.stderr);
   const health = healthProvider(config);

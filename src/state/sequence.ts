@@ -1,7 +1,7 @@
 // The report sequence number: grows by one per report and survives restarts,
 // so a receiver tells a resend (same number) from news (a higher one).
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRegularFile } from '../io/guarded-read.js';
 import { writeFileAtomic } from './atomic.js';
 
 export class SequenceCounter {
@@ -11,7 +11,7 @@ export class SequenceCounter {
     const path = join(stateDir, 'sequence');
     let last = 0;
     try {
-      const n = Number.parseInt((await readFile(path, 'utf8')).trim(), 10);
+      const n = Number.parseInt((await readRegularFile(path, { maxBytes: 64 })).toString('utf8').trim(), 10);
       if (Number.isSafeInteger(n) && n >= 0) last = n;
     } catch {
       /* first start */
