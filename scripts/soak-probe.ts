@@ -23,6 +23,32 @@ function status(): Record<string, number> {
   return out;
 }
 
+/**
+ * Resident anonymous memory by kind, from /proc/self/smaps: `brk` is the main
+ * thread's malloc heap ([heap]); `arenas` are the malloc arenas of other
+ * threads (64 MiB-aligned mappings followed by their reserve); `pages256k` are
+ * mappings of 256 KiB, the size of a V8 heap page; `otherAnon` is the rest
+ * (large mallocs, thread stacks, V8 code and large-object pages).
+ */
+function anonByKind(): Record<string, number> {
+  const maps: { start: number; end: number; perm: string; name: string; rss: number }[] = [];
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) maps.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), perm: m[3]!, name: m[4]!.trim(), rss: 0 });
+    else if (line.startsWith('Rss:') && maps.length > 0) maps[maps.length - 1]!.rss = Number(line.split(/\s+/)[1]) * 1024;
+  }
+  const out = { brk: 0, arenas: 0, pages256k: 0, otherAnon: 0 };
+  const ARENA = 64 * 1024 * 1024;
+  maps.forEach((m, i) => {
+    if (m.name === '[heap]') out.brk += m.rss;
+    else if (m.name !== '' || !m.perm.startsWith('rw')) return;
+    else if (m.start % ARENA === 0 && maps[i + 1]?.perm === '---p' && maps[i + 1]!.name === '' && maps[i + 1]!.end - m.start === ARENA) out.arenas += m.rss;
+    else if (m.end - m.start === 256 * 1024) out.pages256k += m.rss;
+    else out.otherAnon += m.rss;
+  });
+  return out;
+}
+
 function sample(): void {
   const mem = process.memoryUsage();
   const heap = getHeapStatistics();
@@ -40,6 +66,7 @@ function sample(): void {
     arrayBuffers: mem.arrayBuffers,
     mallocedMemory: heap.malloced_memory,
     ...status(),
+    ...anonByKind(),
     spaces,
     resources,
   };

@@ -2,9 +2,11 @@
 // core while a deployed file changes every --interval-ms, so it hashes,
 // judges and reports once per change (over MQTT 5 to a local mosquitto with
 // mutual TLS, or as JSON lines in local mode). A probe loaded into the child
-// samples its memory (RSS from /proc, JS heap, external, array buffers); the
-// series is printed as it comes, and at the end the slope of each after the
-// warm-up and whether RSS stayed flat within 5 %.
+// (soak-probe.ts) samples its memory: RSS from /proc, the JS heap (used and
+// committed, per space), array buffers, and resident anonymous memory split
+// into the main thread's malloc heap, other threads' malloc arenas and V8 heap
+// pages. The series is printed as it comes, and at the end the slope of each
+// after the warm-up and whether RSS stayed flat within 5 %.
 //
 //   npm run soak -- --minutes 60 --interval-ms 1000
 //   npm run soak -- --minutes 15 --interval-ms 100 --mode local     (accelerated)
@@ -23,6 +25,7 @@ const HELP = `Usage: npm run soak -- [options]
   --minutes N        how long to run (default 60)
   --interval-ms N    one change of a deployed file every N ms (default 1000)
   --mode MODE        mqtt (mosquitto, mutual TLS; default) or local (JSON lines)
+  --files N          files in the simulated core's Lambda folder (default 4; the agent bench uses 10000)
   --sample-s N       memory sample period in seconds (default 30)
   --warmup-min N     minutes left out of the slope (default 10, at most a third of the run)
   --env KEY=VALUE    set in the agent's environment (repeatable), e.g. MALLOC_ARENA_MAX=2
@@ -42,6 +45,10 @@ interface Sample {
   RssFile?: number;
   VmHWM?: number;
   Threads?: number;
+  brk?: number;
+  arenas?: number;
+  pages256k?: number;
+  otherAnon?: number;
   resources?: Record<string, number>;
   reports?: number;
 }
@@ -85,6 +92,7 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
       'interval-ms': { type: 'string', default: '1000' },
       mode: { type: 'string', default: 'mqtt' },
       'sample-s': { type: 'string', default: '30' },
+      files: { type: 'string', default: '4' },
       'warmup-min': { type: 'string' },
       env: { type: 'string', multiple: true },
       'node-arg': { type: 'string', multiple: true },
@@ -101,7 +109,8 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
   const intervalMs = Number(values['interval-ms']);
   const sampleMs = Number(values['sample-s']) * 1000;
   const warmupMin = Math.min(Number(values['warmup-min'] ?? 10), minutes / 3);
-  if (!(minutes > 0) || !(intervalMs >= 10) || !(sampleMs >= 1000)) throw new Error(`bad options\n${HELP}`);
+  const files = Number(values.files);
+  if (!(minutes > 0) || !(intervalMs >= 10) || !(sampleMs >= 1000) || !Number.isInteger(files) || files < 1) throw new Error(`bad options\n${HELP}`);
   if (values.mode !== 'mqtt' && values.mode !== 'local') throw new Error(`--mode is mqtt or local\n${HELP}`);
   const extraEnv: Record<string, string> = {};
   for (const kv of values.env ?? []) {
@@ -126,19 +135,19 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
   try {
     if (values.mode === 'mqtt') {
       broker = await startMosquitto();
-      const d = await directCore({ dir: join(dir, 'core'), thing: 'SoakCore', broker });
+      const d = await directCore({ dir: join(dir, 'core'), thing: 'SoakCore', broker, spec: { lambdaFiles: files } });
       closers.push(() => d.stop());
       agent = d.start([], env);
       target = join(d.core.root, d.core.paths.lambdaDir, 'lib', 'dep-0000.jar');
     } else {
-      const core = await makeCore({ root: join(dir, 'core', 'root') });
+      const core = await makeCore({ root: join(dir, 'core', 'root'), lambdaFiles: files });
       closers.push(keepFlowRunning(join(core.root, core.paths.thingsGraphLog), core.ids.flowName));
       agent = startAgentProcess({ args: ['--root', core.root, '--state', join(dir, 'state'), '--hash-rate', '0'], env });
       closers.push(async () => void (await agent?.term()));
       target = join(core.root, core.paths.lambdaDir, 'lib', 'dep-0000.jar');
     }
     await agent.waitForLog((l) => l.message === 'agent started', 120_000);
-    log(`soak: ${values.mode} mode, one change every ${intervalMs} ms for ${minutes} min, samples every ${sampleMs / 1000} s, warm-up ${warmupMin} min`);
+    log(`soak: ${values.mode} mode, ${files} files in the Lambda folder, one change every ${intervalMs} ms for ${minutes} min, samples every ${sampleMs / 1000} s, warm-up ${warmupMin.toFixed(1)} min`);
     log(`soak: agent pid ${agent.pid}${Object.keys(extraEnv).length ? `, env ${JSON.stringify(extraEnv)}` : ''}; changing ${target}`);
     const original = await readFile(target);
 
@@ -157,7 +166,7 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
     const samples: Sample[] = [];
     let read = 0;
     const t0 = Date.now();
-    const header = 'min      rss  rssAnon  heapUsed  external  arrayBuf  malloced  threads  reports';
+    const header = 'min      rss  rssAnon heapUsed heapTot arrayBuf      brk   arenas  v8pages    other  reports';
     log(header);
     const collect = async () => {
       const text = await readFile(probeFile, 'utf8').catch(() => '');
@@ -168,7 +177,8 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
         samples.push(s);
         const f = (v: number | undefined) => (v === undefined ? '-' : (v / MB).toFixed(1)).padStart(8);
         log(
-          `${((s.t - t0) / 60_000).toFixed(1).padStart(5)} ${f(s.rss)} ${f(s.RssAnon)} ${f(s.heapUsed)}  ${f(s.external)}  ${f(s.arrayBuffers)}  ${f(s.mallocedMemory)}  ${String(s.Threads ?? '-').padStart(7)}  ${String(s.reports).padStart(7)}`,
+          `${((s.t - t0) / 60_000).toFixed(1).padStart(5)} ${f(s.rss)} ${f(s.RssAnon)} ${f(s.heapUsed)} ${f(s.heapTotal)} ${f(s.arrayBuffers)} ` +
+            `${f(s.brk)} ${f(s.arenas)} ${f(s.pages256k)} ${f(s.otherAnon)} ${String(s.reports).padStart(8)}`,
         );
       }
       read = lines.length;
@@ -189,7 +199,7 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
     const after = samples.filter((s) => s.t - t0 >= warmupMin * 60_000);
     const hours = after.map((s) => (s.t - t0) / 3_600_000);
     const out: Record<string, number> = { minutes, intervalMs, changes, reports: reportsMade(agent), samplesAfterWarmup: after.length };
-    for (const key of ['rss', 'RssAnon', 'heapUsed', 'external', 'arrayBuffers', 'mallocedMemory'] as const) {
+    for (const key of ['rss', 'RssAnon', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers', 'brk', 'arenas', 'pages256k', 'otherAnon'] as const) {
       const ys = after.map((s) => (s[key] ?? NaN) / MB);
       out[`${key}SlopeMBPerHour`] = slope(hours, ys);
     }
@@ -205,8 +215,9 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
     log(
       `soak: after the first ${warmupMin} min: RSS ${out.rssAtWarmupMB.toFixed(1)} -> ${out.rssAtEndMB.toFixed(1)} MB ` +
         `(${out.rssGrowthPercent >= 0 ? '+' : ''}${out.rssGrowthPercent.toFixed(1)} %, range ${out.rssRangePercent.toFixed(1)} %), ` +
-        `slope ${out.rssSlopeMBPerHour!.toFixed(2)} MB/h (anon ${out.RssAnonSlopeMBPerHour!.toFixed(2)}, heap ${out.heapUsedSlopeMBPerHour!.toFixed(2)}, ` +
-        `external ${out.externalSlopeMBPerHour!.toFixed(2)}, array buffers ${out.arrayBuffersSlopeMBPerHour!.toFixed(2)}); ` +
+        `slope ${out.rssSlopeMBPerHour!.toFixed(2)} MB/h (anon ${out.RssAnonSlopeMBPerHour!.toFixed(2)}, heap used ${out.heapUsedSlopeMBPerHour!.toFixed(2)}, ` +
+        `heap total ${out.heapTotalSlopeMBPerHour!.toFixed(2)}, array buffers ${out.arrayBuffersSlopeMBPerHour!.toFixed(2)}, brk ${out.brkSlopeMBPerHour!.toFixed(2)}, ` +
+        `arenas ${out.arenasSlopeMBPerHour!.toFixed(2)}, V8 pages ${out.pages256kSlopeMBPerHour!.toFixed(2)}); ` +
         `${Math.abs(out.rssGrowthPercent) <= 5 ? 'flat within 5 %' : 'NOT flat within 5 %'}`,
     );
     return out;

@@ -101,9 +101,17 @@ const BASE_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTT
  * Reads an open regular file from its current offset to EOF, in chunks, checking
  * the signal between them; more than maxBytes is refused as soon as it is seen.
  */
-async function readCapped(fd: number, name: string, size: number, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
+async function readCapped(
+  fd: number,
+  name: string,
+  size: number,
+  maxBytes: number,
+  signal?: AbortSignal,
+  scratch?: Buffer,
+): Promise<Buffer> {
   // Sized for what the file says it holds (one byte more sees EOF), never for what it might grow to.
-  let buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(size + 1, 1)));
+  const want = Math.min(maxBytes + 1, Math.max(size + 1, 1));
+  let buf = scratch && scratch.length >= want ? scratch : Buffer.allocUnsafe(want);
   let used = 0;
   for (;;) {
     signal?.throwIfAborted();
@@ -129,13 +137,12 @@ export interface RegularFileOptions {
 }
 
 /**
- * The whole content of a regular file on the device. Throws InputRefusedError
- * for what is not one (or too large), and Node's error (ENOENT, EACCES ...) when
- * it cannot be opened or read.
+ * Opens a regular file on the device, refusing what is not one (checked before
+ * the open and on the descriptor) and what is larger than the cap. The caller
+ * closes the descriptor.
  */
-export async function readRegularFile(path: string, opts: RegularFileOptions): Promise<Buffer> {
-  const { maxBytes, signal } = opts;
-  signal?.throwIfAborted();
+async function openRegular(path: string, opts: RegularFileOptions): Promise<{ fd: number; size: number }> {
+  opts.signal?.throwIfAborted();
   const pre = await (opts.followLinks ? stat(path) : lstat(path));
   if (pre.isSymbolicLink()) throw new InputRefusedError('symlink', path, 'is a symbolic link, not a regular file');
   if (!pre.isFile()) throw notRegular(path, pre);
@@ -144,9 +151,48 @@ export async function readRegularFile(path: string, opts: RegularFileOptions): P
     // What was opened, not what was listed: it may have been swapped since.
     const st = await fstatFd(fd);
     if (!st.isFile()) throw notRegular(path, st);
-    if (st.size > maxBytes) throw tooLarge(path, maxBytes);
-    return await readCapped(fd, path, st.size, maxBytes, signal);
+    if (st.size > opts.maxBytes) throw tooLarge(path, opts.maxBytes);
+    return { fd, size: st.size };
+  } catch (err) {
+    await closeFd(fd);
+    throw err;
+  }
+}
+
+/**
+ * The whole content of a regular file on the device. Throws InputRefusedError
+ * for what is not one (or too large), and Node's error (ENOENT, EACCES ...) when
+ * it cannot be opened or read.
+ */
+export async function readRegularFile(path: string, opts: RegularFileOptions): Promise<Buffer> {
+  const { fd, size } = await openRegular(path, opts);
+  try {
+    return await readCapped(fd, path, size, opts.maxBytes, opts.signal);
   } finally {
+    await closeFd(fd);
+  }
+}
+
+/**
+ * Read buffers kept for readRegularText: a small file read into a fresh Buffer
+ * leaves native memory that the garbage collector frees only at its next full
+ * collection, which a busy agent may reach only every few minutes.
+ */
+const SCRATCH_BYTES = 64 * 1024;
+const MAX_SPARE = 4;
+const spare: Buffer[] = [];
+
+/**
+ * readRegularFile decoded as UTF-8 (invalid UTF-8 is refused). A file of up
+ * to 64 KiB is read into a kept buffer, so reading it leaves only the string.
+ */
+export async function readRegularText(path: string, opts: RegularFileOptions): Promise<string> {
+  const { fd, size } = await openRegular(path, opts);
+  const scratch = spare.pop() ?? Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  try {
+    return decodeUtf8(await readCapped(fd, path, size, opts.maxBytes, opts.signal, scratch), path);
+  } finally {
+    if (spare.length < MAX_SPARE) spare.push(scratch);
     await closeFd(fd);
   }
 }

@@ -2,7 +2,7 @@
 // torn one, even after a power cut (write temp, fsync, rename, fsync folder).
 // The state tree is private (folders 0700, files 0600) whatever the umask:
 // baseline names carry group and version IDs, and reports say what is wrong.
-import { chmod, open, rename, mkdir, unlink } from 'node:fs/promises';
+import { chmod, open, rename, mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -36,6 +36,28 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
+ * Writes all of data. A string is encoded by the write call itself, into
+ * memory freed as the write completes: Buffer.from (what writeFile does) makes
+ * a copy the garbage collector owns, and a running agent writes one per
+ * report, which pile up in native memory between full collections.
+ */
+async function writeAll(fh: FileHandle, data: string | Uint8Array): Promise<void> {
+  let bytes: Uint8Array;
+  if (typeof data === 'string') {
+    const { bytesWritten } = await fh.write(data, null, 'utf8');
+    if (bytesWritten === Buffer.byteLength(data)) return;
+    bytes = Buffer.from(data).subarray(bytesWritten); // a short write: the rest the plain way
+  } else {
+    bytes = data;
+  }
+  for (let off = 0; off < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, null);
+    if (bytesWritten === 0) throw new Error('write made no progress');
+    off += bytesWritten;
+  }
+}
+
+/**
  * Writes data to path atomically. `beforeRename` is a fault-injection point
  * for tests (called after the temp file is durable, before it is renamed).
  */
@@ -51,7 +73,7 @@ export async function writeFileAtomic(
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.chmod(mode); // the umask applied to open's mode
-    await fh.writeFile(data);
+    await writeAll(fh, data);
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});

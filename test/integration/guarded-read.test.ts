@@ -8,7 +8,7 @@ import { mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { decodeUtf8, InputRefusedError, readNamedInput, readRegularFile } from '../../src/io/guarded-read.js';
+import { decodeUtf8, InputRefusedError, readNamedInput, readRegularFile, readRegularText } from '../../src/io/guarded-read.js';
 
 const MB = 1024 * 1024;
 
@@ -153,4 +153,22 @@ test('decodeUtf8: a byte-order mark is dropped; invalid UTF-8 is refused, not pa
   assert.equal(decodeUtf8(Buffer.from('\uFEFF{"a":1}'), 'x'), '{"a":1}');
   assert.equal(decodeUtf8(Buffer.from('{"a":"é"}'), 'x'), '{"a":"é"}');
   assert.throws(() => decodeUtf8(Buffer.from([0x7b, 0xff, 0x7d]), 'in.json'), (e: unknown) => e instanceof InputRefusedError && e.kind === 'encoding' && /in.json is not valid UTF-8/.test(e.message));
+});
+
+test('readRegularText: text through kept buffers; concurrent reads never see each other, large files read whole', async (t) => {
+  const dir = await tempDir(t);
+  const names = Array.from({ length: 12 }, (_, i) => join(dir, `f${i}.json`));
+  // Sizes on both sides of the kept buffers' 64 KiB, multi-byte characters across chunk edges.
+  const texts = names.map((_, i) => `${'é'.repeat(i * 9000)}${i}`);
+  await Promise.all(names.map((n, i) => writeFile(n, texts[i]!)));
+  for (let round = 0; round < 3; round++) {
+    const got = await Promise.all(names.map((n) => readRegularText(n, { maxBytes: MB })));
+    assert.deepEqual(got, texts);
+  }
+  await refused(readRegularText(names[11]!, { maxBytes: 1000 }), 'too-large');
+  await writeFile(names[0]!, Buffer.from([0x7b, 0xc3]));
+  await refused(readRegularText(names[0]!, { maxBytes: MB }), 'encoding');
+  const fifo = join(dir, 'fifo');
+  await mkfifo(fifo);
+  await refused(readRegularText(fifo, { maxBytes: MB }), 'not-regular');
 });
