@@ -5,7 +5,7 @@
 // array buffers, which is what tells a JS leak from a native one.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 
 const file = process.env.SOAK_PROBE_FILE;
 const every = Number(process.env.SOAK_PROBE_MS ?? 10_000);
@@ -72,6 +72,11 @@ function sample(): void {
   };
   appendFileSync(file!, `${JSON.stringify(line)}\n`);
 }
+
+// V8 flags to try on the agent without a new command line (some, like
+// --optimize-for-size, are not allowed in NODE_OPTIONS). Set before the
+// agent's code runs; flags V8 reads only at start-up have no effect here.
+if (isMainThread && process.env.SOAK_V8_FLAGS) setFlagsFromString(process.env.SOAK_V8_FLAGS);
 
 if (isMainThread && file) {
   sample();

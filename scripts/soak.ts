@@ -29,7 +29,8 @@ const HELP = `Usage: npm run soak -- [options]
   --sample-s N       memory sample period in seconds (default 30)
   --warmup-min N     minutes left out of the slope (default 10, at most a third of the run)
   --env KEY=VALUE    set in the agent's environment (repeatable), e.g. MALLOC_ARENA_MAX=2
-  --node-arg ARG     extra node option for the agent (repeatable), e.g. --expose-gc
+  --node-arg ARG     extra node option for the agent (repeatable, as NODE_OPTIONS allows), e.g. --max-semi-space-size=1
+  --v8-flags FLAGS   V8 flags the agent sets on itself at start (v8.setFlagsFromString), e.g. --optimize-for-size
   --out FILE         write the samples as JSON lines to FILE too
 `;
 
@@ -96,6 +97,7 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
       'warmup-min': { type: 'string' },
       env: { type: 'string', multiple: true },
       'node-arg': { type: 'string', multiple: true },
+      'v8-flags': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -127,6 +129,7 @@ export async function soak(argv: string[], log: (line: string) => void = (l) => 
     NODE_OPTIONS: [`--import=${probe}`, ...(values['node-arg'] ?? [])].join(' '),
     SOAK_PROBE_FILE: probeFile,
     SOAK_PROBE_MS: String(sampleMs),
+    ...(values['v8-flags'] ? { SOAK_V8_FLAGS: values['v8-flags'] } : {}),
   };
   let broker: Broker | undefined;
   let agent: AgentProcess | undefined;
