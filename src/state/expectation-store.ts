@@ -1,7 +1,7 @@
 // The newest expectation received, kept across restarts so the agent goes on
 // judging against it. Stored as received; parsed again when loaded.
 import { join } from 'node:path';
-import { decodeUtf8, readRegularFile } from '../io/guarded-read.js';
+import { readRegularText } from '../io/guarded-read.js';
 import { parseExpectation, type Expectation } from '../verify/expectation.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -17,7 +17,7 @@ export async function loadStoredExpectation(stateDir: string): Promise<Expectati
   let text: string;
   try {
     // The cap --expect has: what was stored came through the same parser.
-    text = decodeUtf8(await readRegularFile(file(stateDir), { maxBytes: MAX_STORED }), file(stateDir));
+    text = await readRegularText(file(stateDir), { maxBytes: MAX_STORED });
   } catch {
     return null;
   }
