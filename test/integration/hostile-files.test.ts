@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempCore, type TempCore } from '../lib/core.js';
 import { runCli, SHELL_CMD, startCli, type CliResult } from '../lib/cli-child.js';
@@ -189,6 +189,40 @@ test('run: group.json turned into a FIFO, device links or a huge file; the agent
       stopped = true;
       assert.equal(stop.code, 0, agent.dump());
       assert.ok(stop.stopMs < 2000, `stopped in ${stop.stopMs.toFixed(0)} ms`);
+      assert.ok(stop.peakRssMB < PEAK_LIMIT_MB, `peak RSS ${stop.peakRssMB.toFixed(0)} MB`);
+    } finally {
+      if (!stopped) await agent.term();
+    }
+  });
+});
+
+test('state files that are FIFOs (baseline, lock, stored expectation, sequence): verify and run neither hang nor pass', async () => {
+  await withCore(async (core) => {
+    const baselineDir = join(core.stateDir, 'baselines', core.ids.groupId);
+    await mkdir(baselineDir, { recursive: true });
+    for (const p of [join(baselineDir, `${core.ids.groupVersionId}.json`), join(core.stateDir, 'state.lock'), join(core.stateDir, 'expectation.json'), join(core.stateDir, 'sequence')]) {
+      await mkfifo(p);
+    }
+    const r = await runCli(['verify', '--root', core.root, '--state', core.stateDir, '--hash-rate', '0', '--json']);
+    bounded(r, 'state FIFOs');
+    const report = JSON.parse(r.stdout) as { status: string; findings: { code: string; message: string }[] };
+    // The baseline that could not be read is laid down again, and says so.
+    const replaced = report.findings.find((f) => f.code === 'BASELINE_REPLACED');
+    assert.ok(replaced, JSON.stringify(report.findings));
+    assert.match(replaced.message, /FIFO/);
+    const again = await runCli(['verify', '--root', core.root, '--state', core.stateDir, '--hash-rate', '0', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).status, 'VERIFIED');
+
+    // The agent reads the stored expectation and the sequence at start: FIFOs there read as none.
+    const agent = await startCli(['run', '--root', core.root, '--state', core.stateDir, '--hash-rate', '0']);
+    let stopped = false;
+    try {
+      const first = await agent.waitFor((d) => d.schema === 'deploy-witness/report', 'the first report');
+      assert.equal(first.doc.status, 'VERIFIED', agent.dump());
+      const stop = await agent.term();
+      stopped = true;
+      assert.equal(stop.code, 0, agent.dump());
       assert.ok(stop.peakRssMB < PEAK_LIMIT_MB, `peak RSS ${stop.peakRssMB.toFixed(0)} MB`);
     } finally {
       if (!stopped) await agent.term();
