@@ -12,3 +12,39 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * Resolves once everything written to the stream so far has reached the
+ * kernel, or once the stream cannot take more (its reader went away: EPIPE).
+ * A pipe's writes are asynchronous when the reader is slower than we are
+ * (`| jq`, `| less`): exiting before this cuts the output short.
+ */
+export function flushed(stream: NodeJS.WritableStream): Promise<void> {
+  const s = stream as NodeJS.WritableStream & { destroyed?: boolean; writableLength?: number };
+  if (s.destroyed || !s.writable) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      s.off('error', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.once('error', done);
+    s.once('close', done);
+    // Writes complete in order: the callback of an empty one runs after all before it.
+    s.write('', () => done());
+  });
+}
+
+/**
+ * Keeps a failed write on a standard stream from crashing the process, and
+ * remembers it. A reader that leaves early (`| head -1`) makes the next write
+ * fail with EPIPE: that is the reader's choice, and nothing is wrong. Any other
+ * failure (ENOSPC on a redirected file) means the output is incomplete.
+ */
+export function watchOutput(stream: NodeJS.WritableStream): { failure(): NodeJS.ErrnoException | null } {
+  let failed: NodeJS.ErrnoException | null = null;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') failed ??= err;
+  });
+  return { failure: () => failed };
+}

@@ -2,7 +2,8 @@
 // defaults, then --config FILE, then flags (flags win).
 import { resolve } from 'node:path';
 import { applyConfig, defaultConfig, type Config } from '../config/config.js';
-import { readConfigFile } from '../config/load.js';
+import { DEFAULT_INPUT_TIMEOUT_MS, readConfigFile } from '../config/load.js';
+import { UsageError } from './io.js';
 
 export const COMMON_OPTIONS = {
   root: { type: 'string' },
@@ -11,6 +12,7 @@ export const COMMON_OPTIONS = {
   config: { type: 'string' },
   'log-level': { type: 'string' },
   'hash-rate': { type: 'string' },
+  'input-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -23,6 +25,8 @@ export const COMMON_HELP = `  --root DIR         the core's file-system root (de
   --config FILE      configuration file (JSON or YAML, camelCase keys)
   --log-level LEVEL  error, warn, info or debug
   --hash-rate MBPS   cap on hashing speed in MB/s (0 = no cap)
+  --input-timeout S  how long --expect and --config may take to arrive when they
+                     are pipes or standard input (default ${DEFAULT_INPUT_TIMEOUT_MS / 1000})
   -h, --help         this help`;
 
 export interface CommonValues {
@@ -31,6 +35,18 @@ export interface CommonValues {
   config?: string | undefined;
   'log-level'?: string | undefined;
   'hash-rate'?: string | undefined;
+  'input-timeout'?: string | undefined;
+}
+
+/** --input-timeout in milliseconds; exit 2 for what is not a positive number of seconds. */
+export function inputTimeoutMs(values: CommonValues): number {
+  const v = values['input-timeout'];
+  if (v === undefined) return DEFAULT_INPUT_TIMEOUT_MS;
+  const s = Number(v);
+  if (v.trim() === '' || !Number.isFinite(s) || s <= 0 || s > 86_400) {
+    throw new UsageError(`--input-timeout must be a number of seconds above 0 and at most 86400, got ${JSON.stringify(v)}`);
+  }
+  return Math.round(s * 1000);
 }
 
 /** Builds the configuration; throws ConfigError on a bad file or flag. */
@@ -46,6 +62,6 @@ export function commonFlags(values: CommonValues): Record<string, unknown> {
 
 export async function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   let c = defaultConfig(env);
-  if (values.config) c = applyConfig(c, await readConfigFile(values.config), values.config);
+  if (values.config) c = applyConfig(c, await readConfigFile(values.config, { timeoutMs: inputTimeoutMs(values) }), values.config);
   return applyConfig(c, commonFlags(values), 'flags');
 }

@@ -5,7 +5,7 @@ import { Service, type ServiceOptions } from '../agent/service.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { JsonLinesSink } from '../report/sink.js';
 import { VERSION } from '../version.js';
-import { COMMON_HELP, COMMON_OPTIONS, commonFlags } from './options.js';
+import { COMMON_HELP, COMMON_OPTIONS, commonFlags, inputTimeoutMs } from './options.js';
 import { loadExpectation } from './verify.js';
 import { UsageError, type CommandIO } from './io.js';
 import { ConfigError } from '../config/config.js';
@@ -72,7 +72,8 @@ export async function runCommand(argv: string[], io: CommandIO, parts: Pick<Serv
   if (values.ca !== undefined) mqtt.ca = resolve(values.ca);
   if (Object.keys(mqtt).length > 0) flags.mqtt = mqtt;
 
-  const expectation = await loadExpectation(values.expect);
+  const timeoutMs = inputTimeoutMs(values);
+  const expectation = await loadExpectation(values.expect, timeoutMs !== undefined ? { timeoutMs } : {});
   const reportFile = values['report-file'];
   // When reports go to stdout, logs go to stderr so the two never mix.
   const reportsOnStdout = reportFile === undefined || reportFile === '-';

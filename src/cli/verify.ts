@@ -6,8 +6,9 @@ import { parseExpectations, type Expectation } from '../verify/expectation.js';
 import { selectForGroup } from '../verify/deploy-response.js';
 import { readGroup } from '../observe/observe.js';
 import { readInput } from '../config/load.js';
+import { InputRefusedError } from '../io/guarded-read.js';
 import { VERSION } from '../version.js';
-import { COMMON_HELP, COMMON_OPTIONS, configFrom } from './options.js';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, inputTimeoutMs } from './options.js';
 import { progressLine } from './progress.js';
 import { formatSummary } from './summary.js';
 import { healthProvider } from '../health/provider.js';
@@ -38,17 +39,20 @@ export const EXPECT_MAX_BYTES = 4 * 1024 * 1024;
  * Reads --expect: an envelope, or what deploy-system-instance, get-system-instance
  * or search-system-instances printed. Of several system instances, the one for
  * the group the core observes (`observedGroup`), the newest if several are.
+ * `timeoutMs`: how long a pipe may stay silent.
  */
 export async function loadExpectation(
   path: string | undefined,
-  observedGroup?: () => Promise<string | null>,
+  opts: { observedGroup?: () => Promise<string | null>; timeoutMs?: number } = {},
 ): Promise<Expectation | null> {
   if (path === undefined) return null;
+  const { observedGroup } = opts;
   let text: string;
   try {
-    text = await readInput(path, EXPECT_MAX_BYTES);
+    text = await readInput(path, EXPECT_MAX_BYTES, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
   } catch (err) {
-    throw new UsageError(`cannot read --expect ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const why = err instanceof InputRefusedError ? err.detail : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    throw new UsageError(`cannot read --expect ${path}: ${why}`);
   }
   const parsed = parseExpectations(text, { maxBytes: EXPECT_MAX_BYTES });
   if (!parsed.ok) throw new UsageError(`--expect ${path}: ${parsed.error}`);
@@ -82,9 +86,12 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     return 0;
   }
   const config = await configFrom(values, io.env);
-  const expectation = await loadExpectation(values.expect, async () => {
-    const g = await readGroup(config.root, config.layout);
-    return g.state === 'ok' ? g.definition.groupId : null;
+  const expectation = await loadExpectation(values.expect, {
+    observedGroup: async () => {
+      const g = await readGroup(config.root, config.layout);
+      return g.state === 'ok' ? g.definition.groupId : null;
+    },
+    ...(inputTimeoutMs(values) !== undefined ? { timeoutMs: inputTimeoutMs(values) } : {}),
   });
   const hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
   const progress = progressLine(io.stderr);

@@ -1,6 +1,7 @@
 // Observes a whole core: reads every place the verifier needs, tolerating
 // anything missing, half-written or vanishing. Returns plain data.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { InputRefusedError, readRegularFile } from '../io/guarded-read.js';
 import { join, posix } from 'node:path';
 import type { ArchiveLimits, LayoutConfig, LogPatterns } from '../config/layout.js';
 import { stripArchiveExt } from '../model/flow-names.js';
@@ -37,11 +38,11 @@ export async function readGroup(root: string, layout: LayoutConfig): Promise<Gro
   const path = layout.groupJson;
   let bytes: Buffer;
   try {
-    const st = await stat(join(root, path));
-    if (st.size > MAX_GROUP_JSON) return { state: 'invalid', path, reason: `larger than ${MAX_GROUP_JSON} bytes` };
+    // A regular file, not followed if a link, read under the cap: a FIFO or device must not hang or flood us.
     // Bytes, not text: the parser refuses what is not UTF-8 instead of replacing it.
-    bytes = await readFile(join(root, path));
+    bytes = await readRegularFile(join(root, path), { maxBytes: MAX_GROUP_JSON });
   } catch (err) {
+    if (err instanceof InputRefusedError) return { state: 'invalid', path, reason: err.detail };
     if (isMissing(err)) return { state: 'missing', path };
     return { state: 'invalid', path, reason: `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
   }

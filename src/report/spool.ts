@@ -1,9 +1,9 @@
 // The durable report spool: every outbound message is on disk (atomic write,
 // fsync) before anyone tries to send it, so a broker outage, a restart or a
 // SIGKILL loses nothing. One file per entry; only a small index is in memory.
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic, isAtomicTemp } from '../state/atomic.js';
+import { ensurePrivateDir, writeFileAtomic, isAtomicTemp } from '../state/atomic.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { MessageKind, OutboundMessage } from './transport.js';
 
@@ -293,7 +293,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
   };
   if (!(Number.isSafeInteger(opts.maxEntries) && opts.maxEntries > 0)) throw new RangeError('maxEntries must be a positive integer');
   if (!(Number.isSafeInteger(opts.maxBytes) && opts.maxBytes > 0)) throw new RangeError('maxBytes must be a positive integer');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(dir);
 
   const names = (await readdir(dir)).sort(); // zero-padded names sort in sequence order
   const loaded: SpoolEntry[] = [];

@@ -1,12 +1,16 @@
 // The baseline: digests of every deployed file for one group version, kept in
 // the state folder so `verify` and a running agent judge drift the same way.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRegularFile } from '../io/guarded-read.js';
 import type { Baseline } from '../model/baseline.js';
 import { writeFileAtomic } from './atomic.js';
 import { withLock } from './lock.js';
 
-
+/**
+ * A baseline entry is about 200 bytes a file: 64 MiB holds some 300,000 files,
+ * far more than a core deploys, and is as much as a Pi should parse at once.
+ */
+const MAX_BASELINE_BYTES = 64 * 1024 * 1024;
 
 const SAFE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -39,7 +43,7 @@ export async function loadBaseline(stateDir: string, groupId: string, groupVersi
   const p = baselinePath(stateDir, groupId, groupVersionId);
   let text: string;
   try {
-    text = await readFile(p, 'utf8');
+    text = (await readRegularFile(p, { maxBytes: MAX_BASELINE_BYTES })).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
     return { state: 'unreadable', reason: (err as Error).message };

@@ -1,7 +1,9 @@
 // An advisory lock file shared by `verify` and a running agent. The holder's
 // pid is inside; a lock whose pid is dead is stale and taken over.
-import { open, readFile, unlink, mkdir } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { readRegularFile } from '../io/guarded-read.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from './atomic.js';
 
 // Locks this process holds: a lock file naming our own pid that is not in
 // here was left by an earlier process that had the same pid (containers).
@@ -25,7 +27,8 @@ function alive(pid: number): boolean {
 
 async function tryCreate(path: string): Promise<boolean> {
   try {
-    const fh = await open(path, 'wx', 0o600);
+    const fh = await open(path, 'wx', PRIVATE_FILE_MODE);
+    await fh.chmod(PRIVATE_FILE_MODE); // whatever the umask took away
     await fh.writeFile(String(process.pid));
     await fh.close();
     return true;
@@ -48,7 +51,7 @@ export async function acquireLock(path: string, opts: { waitMs?: number; retryMs
   const waitMs = opts.waitMs ?? 10_000;
   const retryMs = opts.retryMs ?? 50;
   const deadline = Date.now() + waitMs;
-  await mkdir(dirname(path), { recursive: true });
+  await ensurePrivateDir(dirname(path));
   for (;;) {
     if (await tryCreate(path)) {
       heldHere.add(path);
@@ -59,7 +62,9 @@ export async function acquireLock(path: string, opts: { waitMs?: number; retryMs
         },
       };
     }
-    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    // A pid is a few digits; anything that is not a small regular file reads as torn.
+    const text = await readRegularFile(path, { maxBytes: 64 }).then((b) => b.toString('utf8'), () => '');
+    const holder = Number.parseInt(text, 10);
     if (!Number.isFinite(holder) || holder <= 0 || (holder === process.pid ? !heldHere.has(path) : !alive(holder))) {
       // Stale (dead holder, or a torn write): remove and retry at once.
       await unlink(path).catch(() => {});

@@ -13,8 +13,8 @@
 //
 // Numbers only grow; they need not be consecutive. A number taken by an agent
 // killed before its report was spooled is never used: receivers go by order.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputRefusedError, readRegularFile } from '../io/guarded-read.js';
 import { writeFileAtomic } from './atomic.js';
 
 /** Neither copy of the sequence can be read: the agent must not start numbering again. */
@@ -27,9 +27,11 @@ type Read = { state: 'absent' } | { state: 'ok'; value: number } | { state: 'unr
 async function readOne(path: string): Promise<Read> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // A FIFO or device in its place must neither hang nor flood us: regular files only, capped.
+    text = (await readRegularFile(path, { maxBytes: 64 })).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
+    if (err instanceof InputRefusedError) return { state: 'unreadable', reason: err.detail };
     return { state: 'unreadable', reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
   }
   const m = /^(\d{1,15})\n?$/.exec(text);

@@ -10,10 +10,11 @@ import { dirname, join, normalize, relative } from 'node:path';
 /**
  * Lowest first. A module may import from its own layer and any layer below.
  * `model` is the shared vocabulary (findings, digests, observation types) that
- * observing and judging both speak; `log.ts` and `version.ts` are utilities.
+ * observing and judging both speak; `log.ts` and `version.ts` are utilities;
+ * `io` reads files that may be hostile (the guarded reader).
  */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['log.ts', 'version.ts', 'model'],
+  ['log.ts', 'version.ts', 'model', 'io'],
   ['config'],
   ['observe'],
   ['verify'],
