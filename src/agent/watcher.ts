@@ -6,9 +6,10 @@
 // 32 MB and 10,000 of the user's watches). A canary proves now and then that
 // events still arrive.
 import { watch, type FSWatcher } from 'chokidar';
-import { lstat, mkdir, writeFile } from 'node:fs/promises';
+import { lstat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../state/atomic.js';
 
 export interface WatcherOptions {
   /** Absolute paths to watch (missing ones are fine: chokidar picks them up when they appear). */
@@ -49,8 +50,8 @@ export class Watcher {
   }
 
   async start(): Promise<void> {
-    await mkdir(this.canaryDir, { recursive: true });
-    await writeFile(this.canary, String(Date.now()));
+    await ensurePrivateDir(this.canaryDir);
+    await writeFile(this.canary, String(Date.now()), { mode: PRIVATE_FILE_MODE });
     const fsw = watch([...this.opts.paths, this.canaryDir], {
       ignoreInitial: true,
       followSymlinks: false,
@@ -129,7 +130,7 @@ export class Watcher {
         res(true);
       });
     });
-    await writeFile(this.canary, String(Date.now()));
+    await writeFile(this.canary, String(Date.now()), { mode: PRIVATE_FILE_MODE });
     return seen;
   }
 

@@ -6,7 +6,7 @@
 import { posix } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { LayoutConfig } from '../config/layout.js';
-import { treeDigest, unitDigest } from '../model/digest.js';
+import { byUtf8, treeDigest, unitDigest } from '../model/digest.js';
 import type { Finding } from '../model/findings.js';
 import { flowFolderPattern } from '../model/flow-names.js';
 import type { Observation, UnitDigest } from '../model/observation.js';
@@ -85,6 +85,13 @@ export function planChanges(
   plan.files = [...files];
   return plan;
 }
+
+/**
+ * Units applyChanges made: the observation's own, never shared with a
+ * baseline, so later changes update them in place instead of copying every
+ * file entry of the unit again (10,000 entries per change on a big Lambda).
+ */
+const owned = new WeakSet<UnitDigest>();
 
 /** Replaces a unit's entries at and below `sub` with a fresh digest of `sub`. */
 function splice(unit: UnitDigest, sub: string, fresh: UnitDigest): void {
@@ -169,7 +176,9 @@ export async function applyChanges(
     // Gone with its unit, or read whole just now.
     if (!found || rehashed.has(found.path)) continue;
     // Copy on write: the baseline may share unit objects with the observation it was made from.
-    const unit = copied.has(found.path) ? found : { ...found, files: { ...found.files } };
+    // A unit copied by an earlier batch is the observation's own: changed in place from then on.
+    const unit = owned.has(found) ? found : { ...found, files: { ...found.files } };
+    owned.add(unit);
     copied.add(unit.path);
     units.set(unit.path, unit);
     const got = await hashTree(root, [p], hashOpts);
@@ -184,7 +193,7 @@ export async function applyChanges(
     const u = units.get(path);
     if (u) u.digest = unitDigest(u.files);
   }
-  const list = [...units.values()].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  const list = [...units.values()].sort((a, b) => byUtf8(a.path, b.path));
   obs.tree = { units: list, treeDigest: treeDigest(list), filesHashed: result.filesHashed, bytesHashed: result.bytesHashed };
 
   // I/O findings about re-read paths are replaced by what the re-read found.

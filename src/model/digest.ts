@@ -23,8 +23,25 @@ export interface FileFacts {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/**
+ * Compares as the strings' UTF-8 bytes would, without encoding them (a sort of
+ * a 10,000-file unit made some 266,000 short-lived buffers per change). UTF-8
+ * byte order is code point order; in UTF-16 a surrogate (half of a code point
+ * above U+FFFF) sorts below U+E000-U+FFFF, yet its code point sorts above
+ * every BMP one.
+ */
+export function byUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const sx = x >= 0xd800 && x <= 0xdfff;
+    const sy = y >= 0xd800 && y <= 0xdfff;
+    if (sx !== sy) return sx ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 function checkPath(p: string): void {

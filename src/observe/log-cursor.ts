@@ -64,9 +64,10 @@ function hash(b: Uint8Array): string {
 async function openRegular(path: string): Promise<{ fh: FileHandle; st: Stats } | null> {
   let fh: FileHandle;
   try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    // O_NONBLOCK: a FIFO must not hang us; O_NOFOLLOW: a link is not the log (ELOOP), as for a FIFO.
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
-    if (isMissing(err)) return null;
+    if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') return null;
     throw err;
   }
   const st = await fh.stat().catch(async (err) => {

@@ -33,6 +33,8 @@ export interface LogFile {
   ino: number;
   /** No rotation suffix: the file the writer appends to. */
   current: boolean;
+  /** A regular file (lstat): anything else named like a log is listed so that it is said to be unreadable. */
+  regular: boolean;
 }
 
 export interface LogSet {
@@ -80,12 +82,14 @@ async function listFolder(root: string, dir: string, pattern: RegExp): Promise<L
     if (!m) continue;
     const path = join(dir, name);
     try {
-      // lstat: a symlink or a FIFO named like a log is not read.
+      // lstat: a folder named like a log is no log; anything else that is not a regular
+      // file (a link, a FIFO, a device) is listed, and its reader calls it unreadable.
       const st = await lstat(path);
-      if (!st.isFile()) continue;
+      if (st.isDirectory()) continue;
       files.push({
         path, rel: rootRelative(root, path), name, mtimeMs: st.mtimeMs, size: st.size, dev: st.dev, ino: st.ino,
         current: m[1] === undefined || m[1] === '',
+        regular: st.isFile(),
       });
     } catch (err) {
       if (!isMissing(err)) throw err; // vanished after the listing: skip it

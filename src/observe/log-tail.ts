@@ -39,8 +39,8 @@ export async function readLogLines(
 ): Promise<ReadResult> {
   let fh;
   try {
-    // O_NONBLOCK: a FIFO swapped in after the listing must not hang us.
-    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    // O_NONBLOCK: a FIFO must not hang us; O_NOFOLLOW: a link is not the log.
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
     if (isMissing(err)) return { state: 'vanished' };
     return { state: 'unreadable', reason: (err as Error).message };
@@ -122,6 +122,7 @@ export class LogTail<S> {
   private async tailCurrent(set: LogSet): Promise<boolean> {
     const current = set.files.at(-1);
     if (!current?.current) return this.cursor === null;
+    if (!current.regular) return false;
     const cursor = this.cursor;
     if (!cursor || cursor.path !== current.path) return false;
     const rotations = cursor.rotations;
@@ -153,6 +154,10 @@ export class LogTail<S> {
     const maxLineBytes = this.opts.maxLineBytes;
     let cursor: LogCursor | null = null;
     for (const f of set.files) {
+      if (!f.regular) {
+        findings.push(unreadable(f, 'not a regular file'));
+        continue;
+      }
       if (f.current) {
         const c = new LogCursor(f.path, maxLineBytes === undefined ? {} : { maxLineBytes });
         try {

@@ -3,7 +3,7 @@
 // plain broker. Nothing is buffered here: the agent keeps its own durable spool,
 // so a publish while offline fails at once and the caller retries after onConnected.
 import { once } from 'node:events';
-import { open } from 'node:fs/promises';
+import { InputRefusedError, readRegularFile } from '../io/guarded-read.js';
 import type * as SdkModule from 'aws-iot-device-sdk-v2';
 import type { Logger } from '../log.js';
 import type { OutboundMessage, Transport, TransportHandlers } from './transport.js';
@@ -112,24 +112,17 @@ export async function checkPemFile(option: string, path: string, kind: 'certific
   if (!path) throw new Error(`mqtt ${option} is empty`);
   let text: string;
   try {
-    const handle = await open(path, 'r');
-    try {
-      const st = await handle.stat();
-      if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-      if (st.size > MAX_PEM_BYTES) throw new Error(`mqtt ${option} (${path}) is too large to be a PEM file`);
-      const buf = Buffer.alloc(st.size);
-      const { bytesRead } = await handle.read(buf, 0, st.size, 0);
-      text = buf.subarray(0, bytesRead).toString('latin1');
-    } finally {
-      await handle.close();
-    }
+    // A FIFO or device given as a certificate must not hang us; a link to the file is fine.
+    text = (await readRegularFile(path, { maxBytes: MAX_PEM_BYTES, followLinks: true })).toString('latin1');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`mqtt ${option}: ${path} does not exist`);
     if (code === 'EACCES' || code === 'EPERM') {
       throw new Error(`mqtt ${option}: ${path} is not readable by this user (uid ${process.getuid?.() ?? '?'})`);
     }
-    if (code === 'EISDIR') throw new Error(`mqtt ${option}: ${path} is not a file`);
+    if (err instanceof InputRefusedError) {
+      throw new Error(err.kind === 'too-large' ? `mqtt ${option} (${path}) is too large to be a PEM file` : `mqtt ${option}: ${path} ${err.detail}`);
+    }
     throw err;
   }
   // Only markers are looked at; the content (a private key) never reaches a message.

@@ -3,6 +3,7 @@
 // SIGKILL loses nothing. One file per entry; only a small index is in memory.
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputRefusedError, readRegularText } from '../io/guarded-read.js';
 import { ensurePrivateDir, writeFileAtomic, isAtomicTemp } from '../state/atomic.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { MessageKind, OutboundMessage } from './transport.js';
@@ -221,8 +222,15 @@ class FileSpool implements Spool {
     const path = join(this.dir, entryFileName(spoolSeq, e.kind));
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      // Into a kept buffer: a fresh one per read is native memory freed only at the next full collection.
+      text = await readRegularText(path, { maxBytes: this.opts.maxBytes });
     } catch (err) {
+      if (err instanceof InputRefusedError) {
+        // Not a regular file, too large or not UTF-8: never ours to send.
+        this.opts.logger.warn('spool entry refused, deleted', { spoolSeq, reason: err.detail });
+        await this.remove(spoolSeq);
+        return undefined;
+      }
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       if (this.index.has(spoolSeq)) {
         this.forget(spoolSeq);

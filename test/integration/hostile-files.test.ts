@@ -9,6 +9,8 @@ import { openSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempCore, type TempCore } from '../lib/core.js';
+import { EXPECT_MAX_BYTES } from '../../src/cli/verify.js';
+import { DEFAULT_INPUT_MAX_BYTES } from '../../src/config/load.js';
 import { runCli, SHELL_CMD, startCli, type CliResult } from '../lib/cli-child.js';
 
 const MB = 1024 * 1024;
@@ -92,7 +94,7 @@ for (const kind of ['a link to /dev/zero', 'a link to /dev/urandom', 'an oversiz
         bounded(r, `${flag} ${kind}`);
         assert.equal(r.code, 2, r.stderr);
         const what = flag === '--expect' ? 'cannot read --expect' : 'cannot read config file';
-        assert.match(r.stderr, new RegExp(`${what} .*input\\.json: ${kind === 'an oversized file' ? 'is larger than 1048576 bytes' : 'is a character device'}`));
+        assert.match(r.stderr, new RegExp(`${what} .*input\\.json: ${kind === 'an oversized file' ? `is larger than ${flag === '--expect' ? EXPECT_MAX_BYTES : DEFAULT_INPUT_MAX_BYTES} bytes` : 'is a character device'}`));
       }
     });
   });
@@ -134,7 +136,7 @@ test('verify --expect: pipes work (a FIFO with a writer, <(cmd), standard input)
     const endless = await runCli([], { shell: `yes | ${SHELL_CMD} ${common.join(' ')} --expect -` });
     bounded(endless, 'endless stdin');
     assert.equal(endless.code, 2);
-    assert.match(endless.stderr, /cannot read --expect -: is larger than 1048576 bytes/);
+    assert.match(endless.stderr, new RegExp(`cannot read --expect -: is larger than ${EXPECT_MAX_BYTES} bytes`));
 
     const silent = await runCli([...common, '--expect', '-', '--input-timeout', '0.5'], { stdin: 'keep-open' });
     bounded(silent, 'silent stdin');
@@ -152,14 +154,17 @@ test('verify --expect: pipes work (a FIFO with a writer, <(cmd), standard input)
   });
 });
 
-test('verify: a log that is a FIFO or a link to /dev/zero does not hang and does not verify', async () => {
+test('verify: a log that is a FIFO or a link to /dev/zero does not hang and does not verify: each is FILE_UNREADABLE', async () => {
   await withCore(async (core) => {
     await makeHostile(join(core.root, core.paths.thingsGraphLog), 'a FIFO', 0);
     await makeHostile(join(core.root, core.paths.runtimeLog), 'a link to /dev/zero', 0);
     const r = await runCli(['verify', '--root', core.root, '--state', core.stateDir, '--hash-rate', '0', '--json']);
     bounded(r, 'logs');
     assert.equal(r.code, 1, r.stderr);
-    assert.notEqual(JSON.parse(r.stdout).status, 'VERIFIED');
+    const report = JSON.parse(r.stdout) as { status: string; findings: { code: string; path?: string }[] };
+    assert.notEqual(report.status, 'VERIFIED');
+    const unreadable = report.findings.filter((f) => f.code === 'FILE_UNREADABLE').map((f) => f.path).sort();
+    assert.deepEqual(unreadable, [core.paths.runtimeLog, core.paths.thingsGraphLog].sort());
   });
 });
 
@@ -214,12 +219,21 @@ test('state files that are FIFOs (baseline, lock, stored expectation, sequence):
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).status, 'VERIFIED');
 
-    // The agent reads the stored expectation and the sequence at start: FIFOs there read as none.
+    // The sequence is the high-water mark of the numbers handed out: a FIFO in its place (and no
+    // copy) is refused at once with a message naming it, never read as a fresh count.
+    const refused = await runCli(['run', '--root', core.root, '--state', core.stateDir, '--hash-rate', '0']);
+    bounded(refused, 'sequence FIFO');
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /the report sequence cannot be read \(.*sequence: is a FIFO, not a regular file/);
+    await rm(join(core.stateDir, 'sequence'));
+    await writeFile(join(core.stateDir, 'sequence'), '1000\n');
+    // The stored expectation is read at start too: a FIFO there reads as none.
     const agent = await startCli(['run', '--root', core.root, '--state', core.stateDir, '--hash-rate', '0']);
     let stopped = false;
     try {
       const first = await agent.waitFor((d) => d.schema === 'deploy-witness/report', 'the first report');
       assert.equal(first.doc.status, 'VERIFIED', agent.dump());
+      assert.ok((first.doc.sequence as number) > 1000, 'counting goes on above the mark put back');
       const stop = await agent.term();
       stopped = true;
       assert.equal(stop.code, 0, agent.dump());

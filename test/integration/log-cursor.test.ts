@@ -52,7 +52,8 @@ test('log discovery: oldest first by mtime, numbered siblings by number, current
   assert.equal(got.dir, dir);
   assert.deepEqual(
     got.files.map((f) => f.path.slice(dir.length + 1)),
-    ['ThingsGraph.log.2024-01-05', 'ThingsGraph.log.10', 'ThingsGraph.log.2', 'ThingsGraph.log.1', 'ThingsGraph.log'],
+    // The link is listed (its reader calls it unreadable), by its own mtime: the newest rotated name.
+    ['ThingsGraph.log.2024-01-05', 'ThingsGraph.log.10', 'ThingsGraph.log.2', 'ThingsGraph.log.1', 'ThingsGraph.log.3', 'ThingsGraph.log'],
   );
   assert.deepEqual(got.findings, []);
   const none = await discoverRuntimeLogs(root, { ...layout, systemLogDir: 'nope', runtimeLogPattern: 'x' });

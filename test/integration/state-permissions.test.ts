@@ -47,7 +47,7 @@ test('state tree under umask 000: folders 0700, files 0600, the lock file too', 
     assert.equal(octal(r.lockMode), '0600');
     const entries = await tree(core.stateDir);
     const kinds = new Set(entries.map((e) => e.path.slice(stateDir.length + 1).split('/')[0]));
-    for (const k of ['baselines', 'spool', 'sequence', 'expectation.json']) assert.ok(kinds.has(k), `${k} missing: ${[...kinds]}`);
+    for (const k of ['baselines', 'spool', 'sequence', 'expectation.json', 'watch-canary']) assert.ok(kinds.has(k), `${k} missing: ${[...kinds]}`);
     const wrong = entries.filter((e) => e.mode !== (e.dir ? 0o700 : 0o600)).map((e) => `${octal(e.mode)} ${e.path}`);
     assert.deepEqual(wrong, []);
     assert.equal(octal((await lstat(core.stateDir)).mode & 0o777), '0700');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { FileDigest, UnitDigest } from '../../src/model/observation.js';
-import { compareUnits, filePath, treeDigest, unitDigest, type FileFacts } from '../../src/model/digest.js';
+import { byUtf8, compareUnits, filePath, treeDigest, unitDigest, type FileFacts } from '../../src/model/digest.js';
 
 const SHA_ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'; // sha256("abc")
 const SHA_EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'; // sha256("")
@@ -173,4 +173,21 @@ describe('compareUnits', () => {
     assert.equal(filePath('x.tar.gz', ''), 'x.tar.gz');
     assert.equal(filePath('lambda/x', 'a'), 'lambda/x/a');
   });
+});
+
+it('byUtf8 orders as the UTF-8 bytes do, astral characters and surrogates included (seeded)', () => {
+  let seed = 20261201;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  // Code points around the places UTF-16 and UTF-8 orders part: ASCII, the BMP edge, U+E000-U+FFFF, astral.
+  const points = [0x41, 0x7a, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xe000, 0xfffd, 0xffff, 0x10000, 0x1f600, 0x10ffff];
+  const word = () => String.fromCodePoint(...Array.from({ length: 1 + rand(4) }, () => points[rand(points.length)]!));
+  for (let i = 0; i < 5000; i++) {
+    const a = word();
+    const b = rand(5) === 0 ? a + word() : word();
+    const want = Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+    assert.equal(Math.sign(byUtf8(a, b)), want, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  }
 });
