@@ -145,15 +145,17 @@ function deploymentFindings(obs: Observation, exp: Expectation | null): Finding[
   if (failed) {
     const want = exp?.greengrassDeploymentId;
     const id = failed.deploymentId;
+    // The runtime's line usually names the ID itself: then it is said once, in the quote.
+    const quoted = id !== undefined && failed.message.includes(id);
     const which =
       id === undefined ? 'the newest deployment'
-      : want === undefined ? `deployment ${id}`
-      : id === want ? `deployment ${id}, the one expected,`
+      : want === undefined ? (quoted ? 'a deployment' : `deployment ${id}`)
+      : id === want ? (quoted ? 'the expected deployment' : `the expected deployment, ${id},`)
       : `deployment ${id} (not the one expected, ${want})`;
     out.push(finding('DEPLOYMENT_FAILED', `the Greengrass runtime reports that ${which} failed: ${failed.message}`, {
       ...at,
       ...(want !== undefined ? { expected: { deploymentId: want } } : {}),
-      actual: { failedDeploymentId: id ?? null, error: failed.message },
+      actual: { failedDeploymentId: id ?? null },
     }));
   }
   // A deployment ID is best effort on a v1 core: only a seen ID can mismatch.
