@@ -80,9 +80,10 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /**
  * How many hashing workers a one-shot `verify` uses: one per core, at most 4.
- * Hashing is CPU-bound once files are in the page cache; measured with
- * `npm run bench` on 2 cores, a second worker brings the 1 GiB tree from 1.0 to
- * 1.4-1.6 GB/s, and workers beyond the cores only contend. A Pi 4 has 4 cores.
+ * Hashing is CPU-bound once files are in the page cache. Measured with the
+ * command line on the 1 GiB bench tree on 2 busy cores (best of 3): 1 worker
+ * 2.9 s, 2 workers 2.2 s, 3 workers 2.6 s, 4 workers 3.3 s: workers beyond the
+ * cores only contend. 4 is a Pi 4's cores; more was not measured.
  */
 export const ONE_SHOT_MAX_WORKERS = 4;
 
