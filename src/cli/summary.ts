@@ -17,6 +17,8 @@ export interface SummaryContext {
   root?: string;
   /** The state folder (--state): where a baseline to lay down afresh lives. */
   stateDir?: string;
+  /** How the files were hashed: a slow run says why. */
+  hashing?: { rateLimitMBps: number; workers: number };
 }
 
 export function formatSummary(r: Report, ctx: SummaryContext = {}): string {
@@ -34,7 +36,7 @@ export function formatSummary(r: Report, ctx: SummaryContext = {}): string {
   row('system instances', o.systemInstances.length ? o.systemInstances.join(', ') : `none registered since last start${unseen}`);
   for (const a of o.archives) row('flow archive', `${a.path}  sha256 ${short(a.sha256)}  ${a.entryCount} entries`);
   const files = o.units.reduce((n, u) => n + u.files, 0);
-  row('deployed files', `${files} in ${o.units.length} folders, tree ${short(o.treeDigest)}`);
+  row('deployed files', `${files} in ${o.units.length} folders, tree ${short(o.treeDigest)}${hashingText(ctx)}`);
   row('baseline', baselineText(r, unseen !== ''));
   if (r.expectation) {
     row('expected', `${r.expectation.systemInstanceId} in group ${r.expectation.greengrassGroupId}`);
@@ -61,6 +63,13 @@ export function formatSummary(r: Report, ctx: SummaryContext = {}): string {
   }
   lines.push(...accessLines(denied, ctx), ...hintLines(r, ctx));
   return lines.join('\n') + '\n';
+}
+
+function hashingText(ctx: SummaryContext): string {
+  const h = ctx.hashing;
+  if (!h) return '';
+  const workers = `${h.workers} worker${h.workers === 1 ? '' : 's'}`;
+  return h.rateLimitMBps > 0 ? ` (hashed at most ${h.rateLimitMBps} MB/s, ${workers})` : ` (hashed uncapped, ${workers})`;
 }
 
 function baselineText(r: Report, unseen: boolean): string {

@@ -114,7 +114,11 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       health,
     });
     progress.done();
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report, { root: config.root, stateDir: config.stateDir }));
+    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report, {
+      root: config.root,
+      stateDir: config.stateDir,
+      hashing: { rateLimitMBps: config.hashRateLimitMBps, workers: config.hashConcurrency },
+    }));
     return report.status === 'VERIFIED' ? 0 : 1;
   } finally {
     health.close();

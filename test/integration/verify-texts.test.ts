@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { tempCore } from '../lib/core.js';
 import { runCli } from '../lib/cli-child.js';
@@ -112,4 +112,34 @@ test('a machine that is not a core: no disk space for folders that are not there
   assert.match(text.stdout, /\n {2}disk {14}not present \(no folder of the core's layout under the root\)\n/);
   assert.ok(!text.stdout.includes(`${root}/greengrass`), text.stdout);
   assert.match(text.stdout, /GROUP_DEFINITION_MISSING: no Greengrass group is deployed under this root: check --root/);
+});
+
+test('verify hashes uncapped with one worker per core (at most 4) by default; --hash-rate and --config still cap it; both defaults in --help', async (t) => {
+  const core = await tempCore();
+  t.after(() => core.cleanup());
+  // 8 MiB to hash: at 4 MiB/s that takes at least (8 MiB - the limiter's small burst) / 4 MiB/s, about 2 s.
+  await writeFile(join(core.root, core.paths.lambdaDir, 'big.bin'), Buffer.alloc(8 * 1024 * 1024, 7));
+  const workers = Math.min(availableParallelism(), 4);
+  const args = ['verify', '--root', core.root, '--state', core.stateDir];
+  const plural = (n: number) => `${n} worker${n === 1 ? '' : 's'}`;
+
+  const fast = await runCli(args);
+  assert.equal(fast.code, 0, fast.stdout + fast.stderr);
+  assert.match(fast.stdout, new RegExp(`deployed files .*\\(hashed uncapped, ${plural(workers)}\\)\\n`));
+
+  const capped = await runCli([...args, '--hash-rate', '4'], { deadlineMs: 60_000 });
+  assert.equal(capped.code, 0, capped.stdout + capped.stderr);
+  assert.match(capped.stdout, new RegExp(`\\(hashed at most 4 MB/s, ${plural(workers)}\\)\\n`));
+  assert.ok(capped.ms >= 1800, `capped at 4 MiB/s, 8 MiB took ${capped.ms.toFixed(0)} ms`);
+
+  const cfg = join(dirname(core.root), 'c.yaml');
+  await writeFile(cfg, 'hashConcurrency: 1\nhashRateLimitMBps: 50\n');
+  assert.match((await runCli([...args, '--config', cfg])).stdout, /\(hashed at most 50 MB\/s, 1 worker\)\n/);
+
+  const verifyHelp = (await runCli(['verify', '--help'])).stdout;
+  assert.match(verifyHelp, /Hashing runs at full speed, one worker per core \(at most 4\)/);
+  assert.match(verifyHelp, /The agent \(run\) keeps its background\s+defaults: 50 MB\/s, 1 worker/);
+  const runHelp = (await runCli(['run', '--help'])).stdout;
+  assert.match(runHelp, /Hashing is capped for the background: 50 MB\/s and 1 worker by default/);
+  assert.match(runHelp, /verify,\s+a one-shot command, runs uncapped/);
 });
