@@ -29,8 +29,11 @@ export function formatSummary(r: Report, ctx: SummaryContext = {}): string {
   // With places not read, "none" and "not observed" may only mean "not seen".
   const unseen = denied.length > 0 || r.findings.some((f) => unreadablePlace(f) !== null) ? ' (or not readable: see below)' : '';
   const row = (k: string, v: string) => lines.push(`  ${k.padEnd(18)}${v}`);
-  row('core thing', o.coreThing ?? `-${unseen}`);
-  row('group', o.groupId ? `${o.groupId} version ${o.groupVersionId}` : `-${unseen}`);
+  // A group.json found missing or broken was read: its rows say no more than "-".
+  const groupSaid = r.findings.some((f) => f.code === 'GROUP_DEFINITION_MISSING' || f.code === 'GROUP_DEFINITION_INVALID');
+  const groupUnseen = groupSaid ? '' : unseen;
+  row('core thing', o.coreThing ?? `-${groupUnseen}`);
+  row('group', o.groupId ? `${o.groupId} version ${o.groupVersionId}` : `-${groupUnseen}`);
   row('deployment', o.deploymentId ? `${o.deploymentId} (from runtime.log)` : `not observed (best effort on a v1 core)${unseen}`);
   row('runtime', o.runtimeInitialized ? `initialized${o.runtimeVersion ? ` v${o.runtimeVersion}` : ''}` : `not initialized since last start${unseen}`);
   row('system instances', o.systemInstances.length ? o.systemInstances.join(', ') : `none registered since last start${unseen}`);
