@@ -4,9 +4,9 @@
 // disagreements) and exits 1 when an archive deploy-witness accepts is read
 // differently by GNU tar or node-tar, or when a refused or differing archive
 // verifies on a core.
-import { parseArgs } from 'node:util';
 import { addOutcome, ArchiveDifferential, emptyTally } from '../test/lib/archive-differential.js';
 import { namedCases, randomCase, type GeneratedArchive } from '../test/lib/evil-tar-gen.js';
+import { runFuzz, wholeFlag } from './fuzz-cli.js';
 
 const HELP = `Usage: fuzz-archives [--cases N] [--seed S] [--verify-every K]
 
@@ -23,38 +23,10 @@ every named case and every K-th random one.
 Exit status: 0 no disagreement, 1 a disagreement or a hostile archive verified, 2 bad flags.
 `;
 
-function count(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) {
-    console.error(`fuzz-archives: --${name} takes a whole number, not ${JSON.stringify(v)}`);
-    process.exit(2);
-  }
-  return Number(v);
-}
-
-async function main(): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      options: {
-        cases: { type: 'string' },
-        seed: { type: 'string' },
-        'verify-every': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    console.error(`fuzz-archives: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const n = count(values.cases, 'cases', 5000);
-  const seed = count(values.seed, 'seed', 1);
-  const every = count(values['verify-every'], 'verify-every', 10);
+async function main(values: Record<string, string | undefined>): Promise<number> {
+  const n = wholeFlag(values, 'cases', 5000);
+  const seed = wholeFlag(values, 'seed', 1);
+  const every = wholeFlag(values, 'verify-every', 10);
 
   const diff = await ArchiveDifferential.create();
   const tally = emptyTally();
@@ -86,12 +58,4 @@ async function main(): Promise<number> {
   return tally.disagreements + tally.nodeTarDisagreements + tally.verifiedHostile + tally.cleanNotVerified === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+runFuzz('fuzz-archives', HELP, ['cases', 'seed', 'verify-every'], main);

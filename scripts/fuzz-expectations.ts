@@ -2,10 +2,8 @@
 // verify --expect` (a real process per case, then the same command in-process
 // against trap cores) and the agent's reader. Prints the counts: crashes, hangs
 // and accepted expectations that lost a check must all be 0.
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { clean, fuzzExpectations } from '../test/lib/expectation-fuzz.js';
-import { repoRoot } from './bench-hash.js';
+import { runFuzz, wholeFlag } from './fuzz-cli.js';
 
 const HELP = `Usage: fuzz-expectations [--cases N] [--seed S] [--workers W]
 
@@ -27,37 +25,12 @@ Exit status: 0 all counts clean, 1 a crash, a hang, a check dropped or a
 broken expectation accepted, 2 bad flags.
 `;
 
-function whole(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) === 0) {
-    console.error(`fuzz-expectations: --${name} takes a positive whole number, not ${JSON.stringify(v)}`);
-    process.exit(2);
-  }
-  return Number(v);
-}
-
-async function main(): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      options: { cases: { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }).values;
-  } catch (err) {
-    console.error(`fuzz-expectations: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const n = whole(values.cases, 'cases', 2000);
-  const first = values.seed === undefined ? 1 : whole(values.seed, 'seed', 1);
-  const workers = whole(values.workers, 'workers', 2);
-  const bin = join(repoRoot(), 'dist/src/cli/bin.js');
+async function main(values: Record<string, string | undefined>): Promise<number> {
+  const n = wholeFlag(values, 'cases', 2000, true);
+  const first = wholeFlag(values, 'seed', 1, true);
+  const workers = wholeFlag(values, 'workers', 2, true);
   const t0 = performance.now();
   const t = await fuzzExpectations({
-    bin,
     first,
     n,
     workers,
@@ -83,12 +56,4 @@ async function main(): Promise<number> {
   return clean(t) ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+runFuzz('fuzz-expectations', HELP, ['cases', 'seed', 'workers'], main);

@@ -272,17 +272,7 @@ export async function makeCore(spec: CoreSpec): Promise<MadeCore> {
   await utimes(join(root, paths.thingsGraphLog), now, now);
 
   const expectation = {
-    summary: {
-      id: ids.systemInstanceId,
-      arn: `arn:aws:iotthingsgraph:${ids.region}:${ids.account}:Deployment/default/${ids.flowName}_V001`,
-      status: 'DEPLOYED_IN_TARGET',
-      target: 'GREENGRASS',
-      greengrassGroupName: `${ids.flowName}Group`,
-      createdAt: '2026-11-20T10:00:00.000Z',
-      updatedAt: '2026-11-20T10:05:00.000Z',
-      greengrassGroupId: ids.groupId,
-      greengrassGroupVersionId: ids.groupVersionId,
-    },
+    summary: systemInstanceSummary(ids),
     greengrassDeploymentId: ids.deploymentId,
   };
   const envelope = {
@@ -342,5 +332,20 @@ export async function keepFlowRunning(
       clearInterval(timer);
       await writing;
     },
+  };
+}
+
+/** The system instance summary the AWS CLI prints for the simulated core's deployment. */
+export function systemInstanceSummary(ids: CoreIds): Record<string, unknown> {
+  return {
+    id: ids.systemInstanceId,
+    arn: `arn:aws:iotthingsgraph:${ids.region}:${ids.account}:Deployment/default/${ids.flowName}_V001`,
+    status: 'DEPLOYED_IN_TARGET',
+    target: 'GREENGRASS',
+    greengrassGroupName: `${ids.flowName}Group`,
+    createdAt: '2026-11-20T10:00:00.000Z',
+    updatedAt: '2026-11-20T10:05:00.000Z',
+    greengrassGroupId: ids.groupId,
+    greengrassGroupVersionId: ids.groupVersionId,
   };
 }

@@ -10,7 +10,6 @@ import {
   CHECKS, checksOfBase, clean, emptyExpectationTally, expectationCase, ExpectationFuzzWorker, fuzzExpectations, type Check,
 } from '../lib/expectation-fuzz.js';
 
-const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
 const CASES = 16;
 
 /** The one error each trap core must show against the original envelope. */
@@ -29,7 +28,7 @@ interface Report {
 
 let w: ExpectationFuzzWorker;
 before(async () => {
-  w = await ExpectationFuzzWorker.create(BIN);
+  w = await ExpectationFuzzWorker.create();
 });
 after(async () => {
   await w.close();
@@ -87,7 +86,7 @@ describe('expectation fuzzing', () => {
   });
 
   it(`${CASES} seeded expectations: no crash, no hang, no check dropped, nothing broken accepted, every valid one verified`, async () => {
-    const t = await fuzzExpectations({ bin: BIN, first: 1, n: CASES, workers: 2 });
+    const t = await fuzzExpectations({ first: 1, n: CASES, workers: 2 });
     assert.equal(t.cases, CASES);
     assert.deepEqual(
       {

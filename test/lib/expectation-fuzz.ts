@@ -20,7 +20,6 @@
 //   entries). None may be VERIFIED.
 // The agent's reader (the MQTT payload as classifyInbound decodes it, then
 // parseExpectation) is held to the first rule too.
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +29,8 @@ import { main } from '../../src/cli/main.js';
 import { loadExpectation } from '../../src/cli/verify.js';
 import { classifyInbound, topicsFor } from '../../src/report/protocol.js';
 import { normalizeUrn, parseExpectation, type Expectation } from '../../src/verify/expectation.js';
-import { DEFAULT_IDS, type CoreIds } from '../../scripts/simulated-core.js';
+import { DEFAULT_IDS, systemInstanceSummary, type CoreIds } from '../../scripts/simulated-core.js';
+import { runCli } from './cli-child.js';
 import { Rand } from './seeded.js';
 import { refreshFlowLog, tempCore, type TempCore } from './core.js';
 
@@ -72,18 +72,7 @@ type Path = (string | number)[];
 const OTHER_GROUP = '0c1d2e3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5';
 
 function summaryOf(ids: CoreIds, over: Partial<Record<string, unknown>> = {}): Doc {
-  return {
-    id: ids.systemInstanceId,
-    arn: `arn:aws:iotthingsgraph:${ids.region}:${ids.account}:Deployment/default/${ids.flowName}_V001`,
-    status: 'DEPLOYED_IN_TARGET',
-    target: 'GREENGRASS',
-    greengrassGroupName: `${ids.flowName}Group`,
-    createdAt: '2026-11-20T10:00:00.000Z',
-    updatedAt: '2026-11-20T10:05:00.000Z',
-    greengrassGroupId: ids.groupId,
-    greengrassGroupVersionId: ids.groupVersionId,
-    ...over,
-  };
+  return { ...systemInstanceSummary(ids), ...over };
 }
 
 function deployDoc(o: Originals): Doc {
@@ -708,34 +697,6 @@ export function clean(t: ExpectationFuzzTally): boolean {
     t.validVerified === t.byIntent.valid;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  ms: number;
-}
-
-function runCli(bin: string, args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut, ms: performance.now() - t0 });
-    });
-  });
-}
 
 /** `deploy-witness verify` in this process (the command's own code, without a process around it). */
 async function verifyInProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -786,11 +747,10 @@ export class ExpectationFuzzWorker {
     readonly healthy: TempCore,
     readonly traps: Map<Check, TempCore>,
     private readonly dir: string,
-    private readonly bin: string,
     private readonly timeoutMs: number,
   ) {}
 
-  static async create(bin: string, timeoutMs = 20_000): Promise<ExpectationFuzzWorker> {
+  static async create(timeoutMs = 20_000): Promise<ExpectationFuzzWorker> {
     const spec = { lambdaFiles: 1, engineFiles: 1 };
     const healthy = await tempCore(spec);
     const traps = new Map<Check, TempCore>();
@@ -799,7 +759,7 @@ export class ExpectationFuzzWorker {
     await recompress(digest);
     traps.set('digest', digest);
     const dir = await mkdtemp(join(tmpdir(), 'dw-expfuzz-'));
-    return new ExpectationFuzzWorker(healthy, traps, dir, bin, timeoutMs);
+    return new ExpectationFuzzWorker(healthy, traps, dir, timeoutMs);
   }
 
   get originals(): Originals {
@@ -840,9 +800,9 @@ export class ExpectationFuzzWorker {
     t.byIntent[c.intent]++;
     try {
       await this.agentPath(c, want, checks, t);
-      const r = await runCli(this.bin, ['verify', ...(await this.args(this.healthy, file))], this.timeoutMs);
+      const r = await runCli(['verify', ...(await this.args(this.healthy, file))], { deadlineMs: this.timeoutMs });
       t.maxMs = Math.max(t.maxMs, r.ms);
-      if (r.timedOut) {
+      if (r.hung) {
         t.hangs++;
         t.bad.push(`hang: ${c.name}`);
         return;
@@ -910,6 +870,7 @@ export class ExpectationFuzzWorker {
   private async agentPath(c: ExpectationCase, want: Required<CheckValues>, checks: Check[], t: ExpectationFuzzTally): Promise<void> {
     const topics = topicsFor('deploy-witness', this.healthy.ids.coreThing);
     const msg = classifyInbound(topics.expected, c.bytes, topics);
+    if (msg.kind === 'expected-unreadable') return;
     if (msg.kind !== 'expected') throw new Error(`the expected topic is classified ${msg.kind}`);
     let parsed;
     try {
@@ -940,9 +901,9 @@ export class ExpectationFuzzWorker {
 }
 
 /** Runs seeds [first, first+n) on `workers` parallel workers. */
-export async function fuzzExpectations(opts: { bin: string; first: number; n: number; workers: number; onProgress?: (done: number) => void }): Promise<ExpectationFuzzTally> {
+export async function fuzzExpectations(opts: { first: number; n: number; workers: number; onProgress?: (done: number) => void }): Promise<ExpectationFuzzTally> {
   const t = emptyExpectationTally();
-  const workers = await Promise.all(Array.from({ length: opts.workers }, () => ExpectationFuzzWorker.create(opts.bin)));
+  const workers = await Promise.all(Array.from({ length: opts.workers }, () => ExpectationFuzzWorker.create()));
   let next = 0;
   try {
     await Promise.all(
