@@ -31,7 +31,7 @@ import { classifyInbound, topicsFor } from '../../src/report/protocol.js';
 import { normalizeUrn, parseExpectation, type Expectation } from '../../src/verify/expectation.js';
 import { DEFAULT_IDS, systemInstanceSummary, type CoreIds } from '../../scripts/simulated-core.js';
 import { runCli } from './cli-child.js';
-import { Rand } from './seeded.js';
+import { overSeeds, Rand } from './seeded.js';
 import { refreshFlowLog, tempCore, type TempCore } from './core.js';
 
 /** What the verdict checks against an expectation. */
@@ -903,21 +903,10 @@ export class ExpectationFuzzWorker {
 /** Runs seeds [first, first+n) on `workers` parallel workers. */
 export async function fuzzExpectations(opts: { first: number; n: number; workers: number; onProgress?: (done: number) => void }): Promise<ExpectationFuzzTally> {
   const t = emptyExpectationTally();
-  const workers = await Promise.all(Array.from({ length: opts.workers }, () => ExpectationFuzzWorker.create()));
-  let next = 0;
-  try {
-    await Promise.all(
-      workers.map(async (w) => {
-        while (next < opts.n) {
-          const seed = opts.first + next++;
-          await w.run(expectationCase(seed, w.originals), t);
-          opts.onProgress?.(t.cases);
-        }
-      }),
-    );
-  } finally {
-    await Promise.all(workers.map((w) => w.close()));
-  }
+  await overSeeds(opts, () => ExpectationFuzzWorker.create(), async (w, seed) => {
+    await w.run(expectationCase(seed, w.originals), t);
+    opts.onProgress?.(t.cases);
+  });
   return t;
 }
 

@@ -7,7 +7,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_IDS, groupJson } from '../../scripts/simulated-core.js';
 import { runCli } from './cli-child.js';
-import { Rand } from './seeded.js';
+import { overSeeds, Rand } from './seeded.js';
 import { refreshFlowLog, tempCore, type TempCore } from './core.js';
 
 export interface GroupCase {
@@ -342,20 +342,9 @@ export class GroupFuzzWorker {
 /** Runs seeds [first, first+n) on `workers` parallel workers. */
 export async function fuzzGroups(opts: { first: number; n: number; workers: number; onProgress?: (done: number) => void }): Promise<GroupFuzzTally> {
   const t = emptyGroupTally();
-  const workers = await Promise.all(Array.from({ length: opts.workers }, () => GroupFuzzWorker.create()));
-  let next = 0;
-  try {
-    await Promise.all(
-      workers.map(async (w) => {
-        while (next < opts.n) {
-          const seed = opts.first + next++;
-          await w.run(groupCase(seed), t);
-          opts.onProgress?.(t.cases);
-        }
-      }),
-    );
-  } finally {
-    await Promise.all(workers.map((w) => w.close()));
-  }
+  await overSeeds(opts, () => GroupFuzzWorker.create(), async (w, seed) => {
+    await w.run(groupCase(seed), t);
+    opts.onProgress?.(t.cases);
+  });
   return t;
 }

@@ -38,3 +38,22 @@ export class Rand {
     return s;
   }
 }
+
+/** Runs seeds [first, first+n) once each on `workers` parallel workers, and closes every worker. */
+export async function overSeeds<W extends { close(): Promise<void> }>(
+  opts: { first: number; n: number; workers: number },
+  create: () => Promise<W>,
+  each: (w: W, seed: number) => Promise<void>,
+): Promise<void> {
+  const workers = await Promise.all(Array.from({ length: opts.workers }, create));
+  let next = 0;
+  try {
+    await Promise.all(
+      workers.map(async (w) => {
+        while (next < opts.n) await each(w, opts.first + next++);
+      }),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+  }
+}
