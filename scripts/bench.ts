@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, each printing its figures and comparing
 // with a baseline measured in the same run (sha256sum, openssl speed).
-// BENCH_ONLY=hash,verify,agent,mqtt picks some; figures also go to
+// BENCH_ONLY=hash,verify,v2,agent,mqtt picks some; figures also go to
 // .bench/results.json for the notes.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,10 +8,11 @@ import { benchAgent } from './bench-agent.js';
 import { benchHash, repoRoot } from './bench-hash.js';
 import { benchMqtt } from './bench-mqtt.js';
 import { benchVerify } from './bench-verify.js';
+import { benchV2 } from './bench-v2.js';
 
 type Bench = (opts: { log: (line: string) => void }) => Promise<Record<string, number>>;
 
-const BENCHES: Record<string, Bench> = { hash: benchHash, verify: benchVerify, agent: benchAgent, mqtt: benchMqtt };
+const BENCHES: Record<string, Bench> = { hash: benchHash, verify: benchVerify, v2: benchV2, agent: benchAgent, mqtt: benchMqtt };
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);

@@ -445,12 +445,7 @@ class Scan {
       pos += len;
       if (this.opts.limiter) await this.opts.limiter.take(len, this.opts.signal);
       if (!inflater) take(chunk);
-      else if (!inflater.destroyed && !inflater.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          inflater.once('drain', resolve);
-          inflater.once('close', resolve);
-        });
-      }
+      else if (!inflater.destroyed && !inflater.write(chunk)) await drainedOrClosed(inflater);
     }
     if (inflater) {
       if (!inflater.destroyed) inflater.end();
@@ -468,4 +463,17 @@ class Scan {
       info.sha256 = h.digest('hex');
     }
   }
+}
+
+/** Resolves when a writable drains or closes; leaves no listener behind either way. */
+function drainedOrClosed(w: InflateRaw): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
 }
