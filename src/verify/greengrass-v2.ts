@@ -56,10 +56,11 @@ export function judgeGreengrassV2({ observation: obs, baseline, expectation: exp
   if (exp?.kind === 'effective-deployments') out.push(...effectiveDeploymentFindings(dep, exp));
   out.push(...recipeFindings(obs));
   const unreadable = unreadablePaths(obs);
+  const units: Units = new Map(obs.tree.units.map((u) => [u.path, u]));
   for (const c of obs.components) {
     if (!settled(c)) continue;
-    out.push(...artifactFindings(obs, c, unreadable));
-    out.push(...archiveFindings(obs, c, unreadable));
+    out.push(...artifactFindings(obs, c, units, unreadable));
+    out.push(...archiveFindings(obs, c, units, unreadable));
   }
   out.push(...componentStateFindings(obs));
   if (baseline && !dep.ongoing && dep.finished && baseline.deploymentId === dep.finished.metadata.deploymentId) {
@@ -285,15 +286,13 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const isRegular = (f: FileDigest): boolean => (f.mode & S_IFMT) === S_IFREG;
 
-function unitOf(obs: GreengrassV2Observation, path: string): UnitDigest | undefined {
-  return obs.tree.units.find((u) => u.path === path);
-}
+type Units = Map<string, UnitDigest>;
 
 /** Every file in packages/artifacts/<name>/<version>/ against its recipe. */
-function artifactFindings(obs: GreengrassV2Observation, c: ComponentVersionObservation, unreadable: (p: string) => boolean): Finding[] {
+function artifactFindings(obs: GreengrassV2Observation, c: ComponentVersionObservation, units: Units, unreadable: (p: string) => boolean): Finding[] {
   const r = c.recipe;
   if (r?.state !== 'ok') return [];
-  const files = unitOf(obs, c.artifactsDir)?.files ?? {};
+  const files = units.get(c.artifactsDir)?.files ?? {};
   const declared = new Map<string, RecipeArtifact[]>();
   for (const a of r.artifacts) {
     if (a.fileName === null) continue;
@@ -357,9 +356,9 @@ function archiveVerified(c: ComponentVersionObservation, z: ZipInspection): bool
 }
 
 /** Archive findings, and each unarchived folder against the entries of its verified archive. */
-function archiveFindings(obs: GreengrassV2Observation, c: ComponentVersionObservation, unreadable: (p: string) => boolean): Finding[] {
+function archiveFindings(obs: GreengrassV2Observation, c: ComponentVersionObservation, units: Units, unreadable: (p: string) => boolean): Finding[] {
   const out: Finding[] = [];
-  const files = unitOf(obs, c.unarchivedDir)?.files ?? {};
+  const files = units.get(c.unarchivedDir)?.files ?? {};
   const keys = Object.keys(files).sort();
   const claimed = new Set<string>();
   const r = c.recipe;

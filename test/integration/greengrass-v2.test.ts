@@ -333,6 +333,67 @@ const nobodyCanRun =
   process.getuid?.() === 0 &&
   spawnSync(process.execPath, ['-e', "require('fs').accessSync('dist/scripts/verify-v2.js', require('fs').constants.R_OK)"], { uid: NOBODY, gid: NOBODY }).status === 0;
 
+test('a zip artifact cut short is corrupt and differs from its recipe; its folder is not judged by it', async () => {
+  const core = await tempRoot();
+  try {
+    const zip = join(core.root, core.paths.artifacts(...WEBAPP), 'webapp.zip');
+    const bytes = await readFile(zip);
+    await writeFile(zip, bytes.subarray(0, bytes.length - 30));
+    const r = await run(core);
+    assert.deepEqual(codesOf(r.verdict.findings), ['ARTIFACT_DIGEST_MISMATCH', 'RESOURCE_CORRUPT']);
+    assert.equal(r.verdict.status, 'TAMPERED');
+  } finally {
+    await core.cleanup();
+  }
+});
+
+test('the verify-v2 driver: exit 0 when VERIFIED, 1 otherwise, 2 naming a bad --expect', async () => {
+  const core = await tempRoot('component-broken');
+  try {
+    const cli = (args: string[]) => spawnSync(process.execPath, ['dist/scripts/verify-v2.js', '--root', core.root, ...args], { encoding: 'utf8' });
+    const env = join(core.root, 'envelope.json');
+    await writeFile(env, JSON.stringify(core.envelope));
+    const broken = cli(['--expect', env]);
+    assert.equal(broken.status, 1, broken.stderr);
+    assert.match(broken.stdout, /^FAILED: .*\n {2}error COMPONENT_BROKEN/);
+    const bad = join(core.root, 'bad.json');
+    await writeFile(bad, '{"deploymentId": "a", "deploymentId": "b", "components": {}}');
+    const r = cli(['--expect', bad]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--expect .*bad\.json: expectation is not valid JSON: key "deploymentId" appears twice/);
+    assert.equal(cli(['--nucleus', 'other']).status, 2);
+    const fine = await tempRoot();
+    try {
+      assert.equal(spawnSync(process.execPath, ['dist/scripts/verify-v2.js', '--root', fine.root], { encoding: 'utf8' }).status, 0);
+    } finally {
+      await fine.cleanup();
+    }
+  } finally {
+    await core.cleanup();
+  }
+});
+
+test('a link where a component folder belongs is named and never walked into', async () => {
+  const core = await tempRoot();
+  try {
+    const { mkdir, rename } = await import('node:fs/promises');
+    const parent = posix.dirname(core.paths.artifacts(...SENSOR));
+    const outside = join(core.root, '..', 'outside');
+    await mkdir(outside, { recursive: true });
+    await rename(join(core.root, parent), join(outside, 'com.example.Sensor'));
+    await symlink(join(outside, 'com.example.Sensor'), join(core.root, parent));
+    const r = await run(core);
+    assert.deepEqual(r.verdict.findings.map((f) => [f.code, f.path]), [
+      ['ARTIFACT_ADDED', parent],
+      ['ARTIFACT_MISSING', `${core.paths.artifacts(...SENSOR)}/sensor.py`],
+      ['ARTIFACT_MISSING', `${core.paths.artifacts(...SENSOR)}/calibration.json`],
+    ]);
+    assert.equal(r.observation.tree.units.some((u) => u.path.startsWith(parent)), false);
+  } finally {
+    await core.cleanup();
+  }
+});
+
 test('an agent without privilege reports what it cannot read, never a tampering', { skip: process.getuid?.() === 0 && !nobodyCanRun && 'nobody cannot read this checkout' }, async () => {
   const core = await tempRoot();
   try {

@@ -78,14 +78,19 @@ export async function findGreengrassV2Roots(root: string, layout: GreengrassV2La
   return out;
 }
 
-/** Units for the tree: each component version's artifacts and unarchived folders. */
-export function unitsOf(components: ComponentVersionObservation[], orphans: string[]): string[] {
+/**
+ * Units for the tree: each component version's artifacts and unarchived
+ * folders. None under a stray entry: a link where a folder belongs would make
+ * the walk follow it out of the store.
+ */
+export function unitsOf(components: ComponentVersionObservation[], orphans: string[], strays: string[] = []): string[] {
   const units = new Set<string>(orphans);
   for (const c of components) {
     units.add(c.artifactsDir);
     units.add(c.unarchivedDir);
   }
-  return [...units];
+  const under = (u: string) => strays.some((s) => u === s || u.startsWith(`${s}/`));
+  return [...units].filter((u) => !under(u));
 }
 
 const S_IFMT = 0o170000;
@@ -129,7 +134,7 @@ export async function observeGreengrassV2(opts: ObserveGreengrassV2Options): Pro
     findings.push(...r.findings);
   } else componentStates = { source: 'none', files: [], startedAt: null, states: [] };
 
-  const { tree, findings: treeFindings } = await hashTree(opts.root, unitsOf(store.components, store.orphanFolders), {
+  const { tree, findings: treeFindings } = await hashTree(opts.root, unitsOf(store.components, store.orphanFolders, store.strayEntries), {
     hasher: opts.hasher,
     ...(opts.previous ? { previous: opts.previous } : {}),
     trustUnchangedStat: opts.trustUnchangedStat ?? false,
