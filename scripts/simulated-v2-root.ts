@@ -333,6 +333,20 @@ export async function makeV2Core(spec: V2CoreSpec): Promise<MadeV2Core> {
     }
     tlog.push(JSON.stringify({ TS: ts++, TP: ['services', 'com.example.Removed', 'version'], W: 'changed', V: '0.9.0' }));
     tlog.push(JSON.stringify({ TS: ts++, TP: ['services', 'com.example.Removed'], W: 'removed', V: null }));
+    tlog.push(JSON.stringify({ TS: ts++, TP: ['system', 'thingName'], W: 'changed', V: ids.thing }));
+    // After a successful deployment the nucleus records its target's root components (persistGroupToRootComponents);
+    // a thing group the device has left is removed there.
+    const groups: [string, { name: string; version: string }[]][] = [[`thinggroup/${ids.thingGroup}`, roots]];
+    if (variant === 'local-override') groups.push(['LOCAL_DEPLOYMENT', [{ name: components[0]!.name, version: '1.1.0' }]]);
+    for (const [group, list] of groups) {
+      for (const r of list) {
+        const g = ['services', 'DeploymentService', 'GroupToRootComponents', group, r.name];
+        tlog.push(JSON.stringify({ TS: ts++, TP: [...g, 'version'], W: 'changed', V: r.version }));
+        tlog.push(JSON.stringify({ TS: ts++, TP: [...g, 'groupConfigName'], W: 'changed', V: group }));
+      }
+    }
+    tlog.push(JSON.stringify({ TS: ts++, TP: ['services', 'DeploymentService', 'GroupToRootComponents', 'thinggroup/FormerFleet', 'com.example.Old', 'version'], W: 'changed', V: '0.1.0' }));
+    tlog.push(JSON.stringify({ TS: ts++, TP: ['services', 'DeploymentService', 'GroupToRootComponents', 'thinggroup/FormerFleet'], W: 'removed', V: null }));
     await put(root, paths.tlog, `${tlog.join('\n')}\n`, 0o600);
 
     // logs/greengrass.log: the nucleus started, then every component ran.

@@ -181,9 +181,14 @@ export interface ComponentVersionObservation {
   archives: ZipInspection[];
 }
 
-/** services.<name>.version replayed from config/config.tlog (Java nucleus). */
+/**
+ * What config/config.tlog says (Java nucleus), replayed: services.<name>.version,
+ * system.thingName, and the targets the nucleus keeps root components for
+ * (services.DeploymentService.GroupToRootComponents: "thinggroup/<name>",
+ * "thing/<name>", "LOCAL_DEPLOYMENT"; a thing group the device left is removed there).
+ */
 export type RunningVersions =
-  | { state: 'ok'; path: string; versions: Record<string, string> }
+  | { state: 'ok'; path: string; versions: Record<string, string>; thingName?: string | null; deploymentGroups?: string[] }
   | { state: 'missing' | 'unreadable' | 'unsupported'; path: string; reason?: string };
 
 /** Lifecycle states (com.aws.greengrass.dependency.State). */

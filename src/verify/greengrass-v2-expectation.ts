@@ -6,11 +6,13 @@
 // or a reason out. Field names are the service model's (botocore
 // greengrassv2/2020-11-30/service-2.json), see docs/greengrass-v2-layout.md.
 //
-// Strictness: duplicate keys are refused (JSON.parse would keep the last one
-// silently, and which one a sender meant is not ours to guess); an unknown key
+// Strictness: the text is read by the one strict JSON reader
+// (src/model/strict-json.ts: duplicate keys, deep nesting and a byte order
+// mark in the middle are refused, and said where); an unknown key
 // that is a near miss of a known one is refused and the known one named; other
 // unknown keys in AWS's output are left alone, since the service adds fields
 // over time. The envelope is ours, so unknown keys there are refused outright.
+import { parseStrictJson } from '../model/strict-json.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import { targetOfIotArn } from '../model/greengrass-v2.js';
 
@@ -130,47 +132,6 @@ function checkKeys(o: Record<string, unknown>, known: readonly string[], where: 
     if (near) throw new Error(`${where} has an unknown key ${JSON.stringify(key)}; did you mean ${JSON.stringify(near)}?`);
     if (strict) throw new Error(`${where} has an unknown key ${JSON.stringify(key)} (known: ${known.join(', ')})`);
   }
-}
-
-/**
- * The first key that appears twice in one object of a JSON text, or null.
- * Runs over text JSON.parse already accepted, so the grammar is known good.
- */
-export function findDuplicateKey(text: string): { key: string; where: string } | null {
-  const frames: { keys: Set<string> | null; expectKey: boolean; path: string }[] = [];
-  let lastKey = '';
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    const top = frames[frames.length - 1];
-    if (ch === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      if (top?.keys && top.expectKey) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.keys.has(key)) return { key, where: top.path || '(top level)' };
-        top.keys.add(key);
-        top.expectKey = false;
-        lastKey = key;
-      }
-      i = j;
-    } else if (ch === '{' || ch === '[') {
-      const path = top ? `${top.path}${top.keys ? `.${lastKey}` : '[]'}` : '';
-      frames.push({ keys: ch === '{' ? new Set() : null, expectKey: ch === '{', path });
-    } else if (ch === '}' || ch === ']') {
-      frames.pop();
-    } else if (ch === ',' && top?.keys) {
-      top.expectKey = true;
-    }
-  }
-  return null;
-}
-
-/** JSON.parse that refuses duplicate keys. */
-export function strictJsonParse(text: string): unknown {
-  const doc: unknown = JSON.parse(text);
-  const dup = findDuplicateKey(text);
-  if (dup) throw new SyntaxError(`key ${JSON.stringify(dup.key)} appears twice in ${dup.where}`);
-  return doc;
 }
 
 function optString(o: Record<string, unknown>, key: string, where: string): string | undefined {
@@ -299,18 +260,21 @@ export function expectationLayout(doc: unknown): 'thingsgraph-v1' | 'greengrass-
 }
 
 export interface ParseOptions {
-  /** The JSON reader; a duplicate-refusing parse by default. */
-  parseJson?: (text: string) => unknown;
+  /** Larger inputs are refused. */
+  maxBytes?: number;
 }
 
 export function parseGreengrassV2Expectation(text: string, opts: ParseOptions = {}): GreengrassV2ExpectationResult {
-  if (Buffer.byteLength(text) > MAX_BYTES) return { ok: false, error: `expectation is larger than ${MAX_BYTES} bytes` };
-  let doc: unknown;
-  try {
-    doc = (opts.parseJson ?? strictJsonParse)(text);
-  } catch (err) {
-    return { ok: false, error: `expectation is not valid JSON: ${(err as Error).message}` };
-  }
+  const max = opts.maxBytes ?? MAX_BYTES;
+  if (Buffer.byteLength(text) > max) return { ok: false, error: `expectation is larger than ${max} bytes` };
+  // The one strict reader: a key twice, deep nesting and the like are refused, and said where.
+  const read = parseStrictJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  if (!read.ok) return { ok: false, error: `expectation is not valid JSON: ${read.error}` };
+  return parseGreengrassV2Document(read.value);
+}
+
+/** The same, from a document already read strictly (src/model/strict-json.ts). */
+export function parseGreengrassV2Document(doc: unknown): GreengrassV2ExpectationResult {
   try {
     return { ok: true, expectation: fromDocument(doc) };
   } catch (err) {

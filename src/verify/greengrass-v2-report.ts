@@ -3,10 +3,13 @@
 // shadow summary has room for. Pure: built from an observation, a verdict
 // context and an expectation. The findings, counts, status and checks parts
 // are the layout-free ones of src/verify/report.ts.
+import type { BaselineState } from '../model/baseline.js';
 import type { GreengrassV2Observation, LifecycleState, NucleusKind } from '../model/greengrass-v2.js';
 import { deploymentState } from './greengrass-v2.js';
-import type { GreengrassV2Expectation } from './greengrass-v2-expectation.js';
-import type { BaselineState } from './report.js';
+import type { ExpectedComponent, GreengrassV2Expectation } from './greengrass-v2-expectation.js';
+
+/** Deployment targets a report lists at most. */
+export const MAX_TARGETS = 64;
 
 export interface GreengrassV2ObservedComponent {
   name: string;
@@ -36,7 +39,13 @@ export interface GreengrassV2Observed {
     createdAt: string | null;
     rootComponents: { name: string; version: string | null }[];
   } | null;
-  ongoing: { deploymentId: string | null; stage: string | null } | null;
+  ongoing: { deploymentId: string | null; stage: string | null; target: string | null } | null;
+  /**
+   * The deployment targets the device is known to belong to ("thinggroup/<name>",
+   * "thing/<name>"): those its deployment records name, and those the nucleus
+   * keeps root components for (config.tlog). Sorted, at most MAX_TARGETS.
+   */
+  targets: string[];
   components: GreengrassV2ObservedComponent[];
   units: { path: string; digest: string; files: number }[];
   /** Set when the report was cut to fit a message and lists only some units. */
@@ -56,6 +65,14 @@ export function buildGreengrassV2Observed(obs: GreengrassV2Observation, ctx: Gre
   const running = obs.runningVersions.state === 'ok' ? obs.runningVersions.versions : {};
   const states = new Map(obs.componentStates.states.map((s) => [s.name, s.state]));
   const f = dep.finished;
+  const targets = new Set<string>();
+  for (const r of [dep.ongoing, f]) {
+    const t = r?.metadata.groupName;
+    if (t && (t.startsWith('thinggroup/') || t.startsWith('thing/'))) targets.add(t);
+  }
+  if (obs.runningVersions.state === 'ok') {
+    for (const t of obs.runningVersions.deploymentGroups ?? []) if (t.startsWith('thinggroup/') || t.startsWith('thing/')) targets.add(t);
+  }
   return {
     layout: 'greengrass-v2',
     nucleus: obs.nucleus,
@@ -71,7 +88,10 @@ export function buildGreengrassV2Observed(obs: GreengrassV2Observation, ctx: Gre
           rootComponents: f.metadata.packages.filter((p) => p.rootComponent).map((p) => ({ name: p.name, version: p.resolvedVersion })),
         }
       : null,
-    ongoing: dep.ongoing ? { deploymentId: dep.ongoing.metadata.deploymentId, stage: dep.ongoing.metadata.deploymentStage } : null,
+    ongoing: dep.ongoing
+      ? { deploymentId: dep.ongoing.metadata.deploymentId, stage: dep.ongoing.metadata.deploymentStage, target: dep.ongoing.metadata.groupName }
+      : null,
+    targets: [...targets].sort().slice(0, MAX_TARGETS),
     components: obs.components.map((c) => ({
       name: c.name,
       version: c.version,
@@ -90,12 +110,31 @@ export function buildGreengrassV2Observed(obs: GreengrassV2Observation, ctx: Gre
 }
 
 /** The report's `expectation` part for a v2 expectation. */
-export function describeGreengrassV2Expectation(exp: GreengrassV2Expectation): Record<string, unknown> {
-  const common = { layout: exp.layout, kind: exp.kind, sha256: exp.sha256, requestId: exp.requestId ?? null };
+export type GreengrassV2ExpectationPart =
+  | {
+      layout: 'greengrass-v2';
+      kind: 'deployment';
+      sha256: string;
+      requestId: string | null;
+      deploymentId: string;
+      target: string | null;
+      revisionId: string | null;
+      components: ExpectedComponent[];
+    }
+  | {
+      layout: 'greengrass-v2';
+      kind: 'effective-deployments';
+      sha256: string;
+      requestId: string | null;
+      deployments: { deploymentId: string; target: string; status: string }[];
+    };
+
+export function describeGreengrassV2Expectation(exp: GreengrassV2Expectation): GreengrassV2ExpectationPart {
+  const common = { layout: exp.layout, sha256: exp.sha256, requestId: exp.requestId ?? null };
   if (exp.kind === 'deployment') {
-    return { ...common, deploymentId: exp.deploymentId, target: exp.target ?? null, revisionId: exp.revisionId ?? null, components: exp.components };
+    return { ...common, kind: 'deployment', deploymentId: exp.deploymentId, target: exp.target ?? null, revisionId: exp.revisionId ?? null, components: exp.components };
   }
-  return { ...common, deployments: exp.deployments.map((d) => ({ deploymentId: d.deploymentId, target: d.target, status: d.coreDeviceExecutionStatus })) };
+  return { ...common, kind: 'effective-deployments', deployments: exp.deployments.map((d) => ({ deploymentId: d.deploymentId, target: d.target, status: d.coreDeviceExecutionStatus })) };
 }
 
 /** What the shadow summary (8 KB) keeps of a v2 report: identities and one digest, no lists. */

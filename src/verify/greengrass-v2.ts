@@ -23,6 +23,7 @@ import {
 import type { FileDigest, UnitDigest } from '../model/observation.js';
 import { entryKey, FindingCap } from '../observe/archive-safety.js';
 import type { DeploymentExpectation, EffectiveDeploymentsExpectation, GreengrassV2Expectation } from './greengrass-v2-expectation.js';
+import { sha256Hex } from './canonical.js';
 import { statusOf, type Verdict } from './verdict.js';
 
 export interface GreengrassV2VerdictInput {
@@ -63,13 +64,48 @@ export function judgeGreengrassV2({ observation: obs, baseline, expectation: exp
     out.push(...archiveFindings(obs, c, units, unreadable));
   }
   out.push(...componentStateFindings(obs));
-  if (baseline && !dep.ongoing && dep.finished && baseline.deploymentId === dep.finished.metadata.deploymentId) {
+  const key = baselineKey(obs);
+  if (baseline && key !== null && baseline.deploymentId === key) {
     // A file the recipe or archive comparison already named is not named twice.
     const named = new Set(out.filter((f) => f.path && TAMPER_CODES.has(f.code)).map((f) => f.path!));
     out.push(...driftFindings(baseline, obs, unreadable).filter((f) => !named.has(f.path!)));
   }
   out.push(...obs.findings, ...(extra ?? []));
   return { status: statusOf(out), findings: out };
+}
+
+/**
+ * Which baseline the store is judged against: the newest finished deployment's
+ * ID (Java nucleus), or, where the deployment records cannot be read at all
+ * (nucleus lite keeps them in SQLite), a key made of the stored component
+ * versions. Null while a deployment is ongoing or when nothing identifies one.
+ */
+export function baselineKey(obs: GreengrassV2Observation): string | null {
+  const dep = deploymentState(obs);
+  if (dep.ongoing) return null;
+  if (obs.deployments.state === 'unsupported') {
+    if (obs.recipeStore !== 'ok' || obs.components.length === 0) return null;
+    const versions = obs.components.map((c) => `${c.name}@${c.version}`).sort();
+    return `store-${sha256Hex(versions.join('\n')).slice(0, 32)}`;
+  }
+  return dep.finished?.metadata.deploymentId ?? null;
+}
+
+/** What keeps a baseline from being laid down: the store would not be what landed, or not all of it was seen. */
+const BASELINE_BLOCKERS = new Set<Finding['code']>([
+  'ARTIFACT_DIGEST_MISMATCH', 'ARTIFACT_MODIFIED', 'ARTIFACT_MISSING', 'ARTIFACT_ADDED', 'RECIPE_INVALID',
+  'UNSAFE_ARCHIVE_ENTRY', 'RESOURCE_CORRUPT', 'DEPLOYMENT_RECORD_INVALID', 'FILE_UNREADABLE',
+]);
+
+/**
+ * The baseline a pass would lay down ("what landed"), or null: only for a
+ * settled store (nothing ongoing, a key) whose files all matched their recipes
+ * and archives and could all be read. `findings`: the verdict without a baseline.
+ */
+export function baselineCandidate(obs: GreengrassV2Observation, findings: readonly Finding[]): GreengrassV2Baseline | null {
+  const key = baselineKey(obs);
+  if (key === null || findings.some((f) => f.severity === 'error' && BASELINE_BLOCKERS.has(f.code))) return null;
+  return { schemaVersion: 1, layout: 'greengrass-v2', deploymentId: key, createdAt: obs.observedAt, treeDigest: obs.tree.treeDigest, units: obs.tree.units };
 }
 
 /** Whether a component version's files are settled: no deployment is ongoing, or the nucleus already runs that version. */

@@ -14,7 +14,8 @@ import {
   type DeploymentRecord,
   type DeploymentsObservation,
 } from '../../model/greengrass-v2.js';
-import { readBounded } from './read-bounded.js';
+import { parseStrictJson } from '../../model/strict-json.js';
+import { readDeviceText } from '../files.js';
 
 export const METADATA_FILE = 'deployment_metadata.json';
 /** The metadata carries the whole deployment document (component configurations included). */
@@ -77,12 +78,10 @@ function stringList(o: Record<string, unknown>, key: string): string[] {
  * in the DeploymentDocument's own PascalCase names.
  */
 export function parseDeploymentMetadata(text: string): DeploymentMetadata {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`not valid JSON: ${(err as Error).message}`);
-  }
+  // Strictly: a key written twice would leave which copy counts to the reader.
+  const read = parseStrictJson(text);
+  if (!read.ok) throw new Error(`not valid JSON: ${read.error}`);
+  const doc: unknown = read.value;
   if (!isObject(doc)) throw new Error('not a JSON object');
   const ddo = doc.deploymentDocumentObj;
   if (ddo !== undefined && ddo !== null && !isObject(ddo)) throw new Error('deploymentDocumentObj is not an object');
@@ -188,7 +187,7 @@ async function readLink(
     return { state: 'unreadable', link, target, folder, reason: code };
   }
   const metaRel = posix.join(folder, METADATA_FILE);
-  const read = await readBounded(join(root, metaRel), MAX_METADATA_BYTES);
+  const read = await readDeviceText(join(root, metaRel), MAX_METADATA_BYTES);
   switch (read.state) {
     case 'missing':
       return { state: 'invalid', link, target, folder, reason: `${METADATA_FILE} is missing` };

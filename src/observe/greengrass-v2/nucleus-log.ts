@@ -8,10 +8,8 @@
 //   JSON  {"thread":..,"level":..,"eventType":..,"message":..,"contexts":{..},"loggerName":..,"timestamp":<ms>,"cause":..}
 // Only lines whose event type is exactly one of those two count: a component's
 // own text cannot pass for a transition, since components log to their own files.
-import { join, posix } from 'node:path';
+// Which files, and reading them once or as they grow: logs.ts.
 import type { ComponentState, ComponentStatesObservation, LifecycleState } from '../../model/greengrass-v2.js';
-import { finding, type Finding } from '../../model/findings.js';
-import { findLogFiles, readLogLines } from '../logs.js';
 
 export const STATES: readonly LifecycleState[] = [
   'NEW', 'INSTALLED', 'STARTING', 'RUNNING', 'STOPPING', 'ERRORED', 'BROKEN', 'FINISHED', 'STATELESS', 'UNINSTALLING', 'UNINSTALLED',
@@ -86,36 +84,6 @@ export class ComponentStateReducer {
   result(): ComponentState[] {
     return [...this.states.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
-}
-
-export async function readComponentStates(
-  root: string,
-  v2Root: string,
-  logPattern: RegExp,
-): Promise<{ states: ComponentStatesObservation; findings: Finding[] }> {
-  const dirRel = posix.join(v2Root, 'logs');
-  const findings: Finding[] = [];
-  const files = await findLogFiles(join(root, dirRel), logPattern).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') {
-      findings.push(finding('FILE_UNREADABLE', `cannot list the nucleus logs (${err.code ?? err.message}); the folder is owner-only (700)`, { path: dirRel, actual: err.code }));
-    }
-    return [] as string[];
-  });
-  const reducer = new ComponentStateReducer();
-  const read: string[] = [];
-  for (const abs of files) {
-    const rel = posix.join(dirRel, abs.slice(join(root, dirRel).length + 1));
-    const r = await readLogLines(abs, (line) => {
-      const ev = parseNucleusLogLine(line);
-      if (ev) reducer.add(ev);
-    });
-    if (r.state === 'read') read.push(rel);
-    else if (r.state === 'unreadable') findings.push(finding('FILE_UNREADABLE', `cannot read the nucleus log: ${r.reason}`, { path: rel }));
-  }
-  return {
-    states: { source: read.length > 0 ? 'log' : 'none', files: read, startedAt: reducer.startedAt, states: reducer.result() },
-    findings,
-  };
 }
 
 /**

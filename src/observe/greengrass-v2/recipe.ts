@@ -61,10 +61,11 @@ export function parseRecipe(text: string): ParsedRecipe {
   if (!isObject(doc)) throw new Error('not a mapping');
   const name = str(doc, 'ComponentName', 'recipe');
   if (!name) throw new Error('ComponentName is missing');
-  if (!NAME.test(name)) throw new Error(`ComponentName is not a component name: ${JSON.stringify(name.slice(0, 200))}`);
+  // "." and ".." fit the pattern, but as a folder name they would name another place in the store.
+  if (!NAME.test(name) || name === '.' || name === '..') throw new Error(`ComponentName is not a component name: ${JSON.stringify(name.slice(0, 200))}`);
   const version = str(doc, 'ComponentVersion', 'recipe');
   if (!version) throw new Error('ComponentVersion is missing (or not a string)');
-  if (!VERSION.test(version)) throw new Error(`ComponentVersion is not a version: ${JSON.stringify(version.slice(0, 200))}`);
+  if (!VERSION.test(version) || version === '.' || version === '..') throw new Error(`ComponentVersion is not a version: ${JSON.stringify(version.slice(0, 200))}`);
 
   const manifests: RecipeManifest[] = [];
   const artifacts: RecipeArtifact[] = [];

@@ -11,7 +11,7 @@ import {
   type NucleusKind,
   type RecipeObservation,
 } from '../../model/greengrass-v2.js';
-import { readBounded } from './read-bounded.js';
+import { readDeviceText } from '../files.js';
 import { parseRecipe, parseRecipeMetadata } from './recipe.js';
 
 /** Recipes carry component configuration defaults; a few MiB is already generous. */
@@ -190,7 +190,7 @@ export async function readComponentStore(opts: { root: string; v2Root: string; n
 }
 
 async function readRecipe(root: string, rel: string, findings: Finding[]): Promise<RecipeObservation> {
-  const r = await readBounded(join(root, rel), MAX_RECIPE_BYTES);
+  const r = await readDeviceText(join(root, rel), MAX_RECIPE_BYTES);
   switch (r.state) {
     case 'missing':
       return { state: 'unreadable', path: rel, reason: 'vanished while read' };
@@ -212,6 +212,6 @@ async function readRecipe(root: string, rel: string, findings: Finding[]): Promi
 }
 
 async function readArn(root: string, rel: string): Promise<string | null> {
-  const r = await readBounded(join(root, rel), MAX_METADATA_BYTES);
+  const r = await readDeviceText(join(root, rel), MAX_METADATA_BYTES);
   return r.state === 'ok' ? parseRecipeMetadata(r.text) : null;
 }
