@@ -142,14 +142,14 @@ export class Core {
     for (const e of this.entries.values()) {
       if (e.state.observation === null) continue; // its first pass is still to come
       if (e.layout === 'thingsgraph-v1') {
+        // Every entry hears of every batch, even one with nothing for it: a baseline laid down
+        // by the pass before is from now on compared with, as a fresh pass would say.
         const mine = rel.filter(([, r]) => !this.greengrassV2?.concerns(r) || this.thingsGraphConcerns(r)).map(([a]) => a);
-        if (mine.length === 0) continue;
         const b = await e.state.applyBatch(mine);
         bytesHashed += b.bytesHashed;
         rescanned ||= b.rescanned;
       } else {
         const mine = rel.filter(([, r]) => e.state.concerns(r)).map(([, r]) => r);
-        if (mine.length === 0) continue;
         const b = await e.state.applyBatch(mine);
         bytesHashed += b.bytesHashed;
         rescanned ||= b.rescanned;
