@@ -305,3 +305,71 @@ function fromDocument(doc: unknown): GreengrassV2Expectation {
   if (isObject(inner.summary)) throw new Error('expectation is Things Graph output (deploy-system-instance), not Greengrass v2');
   throw new Error('expectation has neither deploymentId (get-deployment output) nor effectiveDeployments (list-effective-deployments output)');
 }
+
+/** One Greengrass v2 output of several (check's input), with where it was and the document as printed. */
+export interface GetDeploymentInput {
+  /** get-deployment's (one deployment, its components), or list-effective-deployments' (one core's). */
+  expectation: GreengrassV2Expectation;
+  /** The AWS CLI output itself (out of its envelope): what goes into the envelope a device receives. */
+  document: unknown;
+  /** Where in the input, for messages: `document 2 (line 14)`, `item 3`. */
+  where: string;
+}
+
+export interface GetDeploymentInputs {
+  deployments: GetDeploymentInput[];
+  /** Entries not asked about, each with why (a deployment superseded by a newer one for its target). */
+  skipped: { deploymentId: string; where: string; reason: string }[];
+  notes: string[];
+}
+
+/** The deployment ID an entry stands for: get-deployment's; list-effective-deployments names several, none of them the one. */
+export function entryDeploymentId(e: GreengrassV2Expectation): string | null {
+  return e.kind === 'deployment' ? e.deploymentId : null;
+}
+
+/**
+ * get-deployment outputs, one after another or in an array, bare or in the
+ * envelope a device receives (its requestId is dropped: check sends its own);
+ * or one list-effective-deployments output (one core's, so with one --thing).
+ * Each read on the rules above. Of several deployments for one target the
+ * newest (creationTimestamp) stands: a target runs one deployment at a time.
+ * Throws Error naming where a document is not usable.
+ */
+export function parseGetDeploymentDocuments(items: readonly { value: unknown; where: string }[]): GetDeploymentInputs {
+  const read: GetDeploymentInput[] = [];
+  const notes: string[] = [];
+  for (const { value, where } of items) {
+    const w = where || 'the input';
+    const r = parseGreengrassV2Document(value);
+    if (!r.ok) throw new Error(`${w}: ${r.error}`);
+    const document = isObject(value) && 'expectation' in value ? value.expectation : value;
+    read.push({ expectation: r.expectation, document, where });
+    if (r.expectation.kind === 'deployment' && r.expectation.isLatestForTarget === false) {
+      notes.push(`${r.expectation.deploymentId}${where ? ` (${where})` : ''} is no longer the latest deployment for ${r.expectation.target ?? 'its target'}: its devices may have moved on to a newer one`);
+    }
+  }
+  const lists = read.filter((d) => d.expectation.kind === 'effective-deployments');
+  if (lists.length > 0 && read.length > 1) {
+    throw new Error(`${lists[0]!.where || 'the input'} is list-effective-deployments output, which speaks for one core: give it alone, with that core's --thing`);
+  }
+  const when = (d: GetDeploymentInput) => (d.expectation.kind === 'deployment' && d.expectation.creationTimestamp ? Date.parse(d.expectation.creationTimestamp) : -Infinity);
+  const keyOf = (d: GetDeploymentInput) => (d.expectation.kind === 'deployment' ? (d.expectation.target ?? `deployment:${d.expectation.deploymentId}`) : 'effective');
+  const skipped: GetDeploymentInputs['skipped'] = [];
+  const kept: GetDeploymentInput[] = [];
+  for (const d of read) {
+    const key = keyOf(d);
+    const rivals = read.filter((o) => keyOf(o) === key);
+    // The newest for the target; on a tie (the same deployment twice) the first in the input.
+    const best = [...rivals].sort((a, b) => when(b) - when(a))[0]!;
+    if (best === d) {
+      kept.push(d);
+      continue;
+    }
+    const reason = entryDeploymentId(best.expectation) === entryDeploymentId(d.expectation)
+      ? `the same deployment as ${best.where || 'another entry'}`
+      : `superseded by a newer deployment for ${key} (${best.where || 'another entry'})`;
+    skipped.push({ deploymentId: entryDeploymentId(d.expectation)!, where: d.where, reason });
+  }
+  return { deployments: kept, skipped, notes };
+}

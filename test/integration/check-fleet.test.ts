@@ -8,7 +8,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CheckDocument } from '../../src/check/document.js';
+import type { CheckDocument as AnyCheckDocument } from '../../src/check/document.js';
+import type { Row } from '../../src/check/rows.js';
+
+/** A Things Graph check's document. */
+type CheckDocument = AnyCheckDocument<Row>;
 import { AGENT_BIN } from '../lib/agent-process.js';
 import { collectNativeClients, startMosquitto, type Broker } from '../lib/mosquitto.js';
 import { fleetDevices, startFleet, type Fleet } from '../lib/fleet.js';
