@@ -50,6 +50,10 @@ export interface AgentStats {
   reports: number;
   heartbeats: number;
   batches: number;
+  /** Full passes and rescans performed (start, schedule, overflow, re-watch). */
+  passes: number;
+  /** Verdicts asked for by something other than a change: the health timer, a request. */
+  asked: number;
   bytesHashedByEvents: number;
   /** Bytes hashed by the newest event batch. */
   lastBatchBytes: number;
@@ -65,7 +69,7 @@ const within = (p: Promise<unknown>, ms: number) =>
 
 
 export class Agent {
-  readonly stats: AgentStats = { reports: 0, heartbeats: 0, batches: 0, bytesHashedByEvents: 0, lastBatchBytes: 0 };
+  readonly stats: AgentStats = { reports: 0, heartbeats: 0, batches: 0, passes: 0, asked: 0, bytesHashedByEvents: 0, lastBatchBytes: 0 };
   private readonly now: () => Date;
   private readonly lifecycle = new Lifecycle();
   private readonly queue = new WorkQueue(MAX_BATCH_PATHS);
@@ -312,6 +316,7 @@ export class Agent {
     await this.applyExpectationChanges();
     switch (w.kind) {
       case 'scan': {
+        this.stats.passes += 1;
         const pass = await this.observing(() => this.core.fullPass(w.full ? 'full' : 'rescan'), w.full);
         // Another layout verified now: its folders need watching.
         if (pass.layoutsChanged && this.watch.state === 'watching') this.queue.add({ kind: 'rewatch' });
@@ -331,6 +336,7 @@ export class Agent {
         this.queue.add({ kind: 'scan', full: false });
         return;
       case 'report':
+        this.stats.asked += 1;
         return this.emit({ force: w.force, requestId: w.requestId, ...(w.layout ? { layout: w.layout } : {}) });
       case 'answer': {
         const answered = new Set<LayoutName>();

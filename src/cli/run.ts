@@ -8,8 +8,10 @@ import { VERSION } from '../version.js';
 import { COMMON_HELP, COMMON_OPTIONS, commonFlags, inputTimeoutMs } from './options.js';
 import { loadExpectation } from './verify.js';
 import { UsageError, type CommandIO } from './io.js';
-import { ConfigError, type CoreLayoutChoice } from '../config/config.js';
+import { ConfigError, defaultConfig, type CoreLayoutChoice } from '../config/config.js';
 import { healthProvider } from '../health/provider.js';
+
+const AGENT_DEFAULTS = defaultConfig({});
 
 export const RUN_HELP = `Usage: deploy-witness run [options]
 
@@ -35,6 +37,10 @@ ${COMMON_HELP}
   --ca FILE          CA certificate for the broker (default: system store)
   --thing NAME       thing name for topics (default: AWS_IOT_THING_NAME, else the
                      core thing in group.json); the client ID is <thing>-deploy-witness
+
+Hashing is capped for the background: ${AGENT_DEFAULTS.hashRateLimitMBps} MB/s and ${AGENT_DEFAULTS.hashConcurrency} worker by default
+(--hash-rate, or hashRateLimitMBps and hashConcurrency in --config); verify,
+a one-shot command, runs uncapped.
 
 Stops cleanly on SIGTERM or SIGINT.
 `;

@@ -9,6 +9,7 @@ import { parseGreengrassV2Expectation } from '../verify/greengrass-v2-expectatio
 import { selectForGroup } from '../verify/deploy-response.js';
 import { readGroup } from '../observe/observe.js';
 import { readInput } from '../config/load.js';
+import { defaultConfig, ONE_SHOT_MAX_WORKERS, oneShotConfig } from '../config/config.js';
 import { InputRefusedError } from '../io/guarded-read.js';
 import { VERSION } from '../version.js';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, inputTimeoutMs } from './options.js';
@@ -16,6 +17,8 @@ import { progressLine } from './progress.js';
 import { formatSummary } from './summary.js';
 import { healthProvider } from '../health/provider.js';
 import { UsageError, type CommandIO } from './io.js';
+
+const AGENT = defaultConfig({});
 
 export const VERIFY_HELP = `Usage: deploy-witness verify [options]
 
@@ -28,6 +31,10 @@ Options:
 ${COMMON_HELP}
   --json             print the report as JSON instead of a summary (with several
                      layouts verified, a JSON array of one report each)
+
+Hashing runs at full speed, one worker per core (at most ${ONE_SHOT_MAX_WORKERS}): a person is
+waiting. --hash-rate caps it (hashRateLimitMBps and hashConcurrency in --config
+set both). The agent (run) keeps its background defaults: ${AGENT.hashRateLimitMBps} MB/s, ${AGENT.hashConcurrency} worker.
 
 --expect also takes what get-system-instance or search-system-instances
 printed: of several system instances, the one for the group this core runs
@@ -108,7 +115,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     io.stdout.write(VERIFY_HELP);
     return 0;
   }
-  const config = await configFrom(values, io.env);
+  const config = await configFrom(values, io.env, oneShotConfig(io.env));
   const expectation = await loadExpectation(values.expect, {
     observedGroup: async () => {
       const g = await readGroup(config.root, config.layout);
@@ -133,7 +140,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     progress.done();
     // One layout: its report, as always; several: one report each (an array, or a summary each).
     const json = reports.length === 1 ? reports[0] : reports;
-    io.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : reports.map(formatSummary).join('\n'));
+    const ctx = { root: config.root, stateDir: config.stateDir, hashing: { rateLimitMBps: config.hashRateLimitMBps, workers: config.hashConcurrency } };
+    io.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : reports.map((r) => formatSummary(r, ctx)).join('\n'));
     return reports.every((r) => r.status === 'VERIFIED') ? 0 : 1;
   } finally {
     health.close();
