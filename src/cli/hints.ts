@@ -73,7 +73,6 @@ export const V2_HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
   UNSAFE_ARCHIVE_ENTRY:
     'do not unpack this zip artifact: find out where it came from, rebuild the component and publish a new version',
   ARTIFACT_MODIFIED: `if nobody meant to change it, delete the version's unarchived folder and redeploy; ${AFTER_INTENDED_CHANGE}`,
-  ARTIFACT_MISSING: `if nobody meant to remove it, redeploy; ${AFTER_INTENDED_CHANGE}`,
 };
 
 export function isErrorCode(code: FindingCode): code is ErrorCode {
