@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, each printing its figures and comparing
 // with a baseline measured in the same run (sha256sum, openssl speed).
-// BENCH_ONLY=hash,verify,archive,agent,mqtt,check picks some; figures also go to
+// BENCH_ONLY=hash,verify,v2,archive,agent,mqtt,check picks some; figures also go to
 // .bench/results.json for the notes.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,10 +10,11 @@ import { benchCheck } from './bench-check.js';
 import { benchHash, repoRoot } from './bench-hash.js';
 import { benchMqtt } from './bench-mqtt.js';
 import { benchVerify } from './bench-verify.js';
+import { benchV2 } from './bench-v2.js';
 
 type Bench = (opts: { log: (line: string) => void }) => Promise<Record<string, number>>;
 
-const BENCHES: Record<string, Bench> = { hash: benchHash, verify: benchVerify, archive: benchArchive, agent: benchAgent, mqtt: benchMqtt, check: benchCheck };
+const BENCHES: Record<string, Bench> = { hash: benchHash, verify: benchVerify, v2: benchV2, archive: benchArchive, agent: benchAgent, mqtt: benchMqtt, check: benchCheck };
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);

@@ -49,7 +49,8 @@ async function main(): Promise<void> {
     const reports: Report[] = [];
     const sink: ReportSink = {
       name: 'demo',
-      async report(r) {
+      async report(any) {
+        const r = any as Report; // a Things Graph core
         reports.push(r);
         const codes = r.findings.map((f) => `${f.code} ${f.path ?? ''}`.trim());
         say(`   report #${r.sequence}: ${r.status}${codes.length ? ` (${codes.join('; ')})` : ''}`);

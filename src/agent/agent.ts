@@ -5,7 +5,7 @@
 // is kept current from file events, scheduled rescans, full rehashes and
 // heartbeats, one piece of work at a time.
 import type { Config } from '../config/config.js';
-import { CoreState } from '../core-state/core-state.js';
+import { Core } from '../core-state/core.js';
 import type { HealthProvider } from '../health/provider.js';
 import type { Logger } from '../log.js';
 import { finding, type Finding } from '../model/findings.js';
@@ -14,7 +14,8 @@ import { heartbeat } from '../report/protocol.js';
 import type { ReportSink } from '../report/sink.js';
 import { SequenceCounter } from '../state/sequence.js';
 import type { Expectation } from '../verify/expectation.js';
-import type { Report } from '../verify/report.js';
+import { layoutOfExpectation, type AnyExpectation } from '../verify/expectations.js';
+import type { AnyReport, LayoutName } from '../verify/report.js';
 import { acceptsWork, Lifecycle, runsWork, type Phase } from './lifecycle.js';
 import { cronScheduler, SCHEDULES, validateSchedules, type JobName, type ScheduledJob, type Scheduler } from './schedule.js';
 import { WatchSupervisor, type WatcherLike, type WatchState } from './watch-supervisor.js';
@@ -28,6 +29,8 @@ export interface AgentDeps {
   hasher: Hasher;
   agentVersion: string;
   expectation?: Expectation | null;
+  /** The expectations held at start, one per layout (with `expectation`, which counts as one of them). */
+  expectations?: readonly AnyExpectation[];
   thing?: string | null;
   now?: () => Date;
   health?: HealthProvider;
@@ -70,17 +73,20 @@ export class Agent {
   private readonly now: () => Date;
   private readonly lifecycle = new Lifecycle();
   private readonly queue = new WorkQueue(MAX_BATCH_PATHS);
-  private readonly core: CoreState;
+  private readonly core: Core;
   private readonly watch: WatchSupervisor;
   private readonly abort = new AbortController();
   private sequence: SequenceCounter | null = null;
   private jobs: ScheduledJob[] = [];
-  private lastFingerprint: string | null = null;
-  private lastReport: Report | null = null;
+  /** Per layout: what its newest report said, and that report. */
+  private readonly lastFingerprint = new Map<LayoutName, string>();
+  private readonly lastReports = new Map<LayoutName, AnyReport>();
   private healthSection: unknown = undefined;
   private healthTimer: NodeJS.Timeout | null = null;
-  /** Findings for the next report only (a rejected expectation). */
-  private oneShot: Finding[] = [];
+  /** Findings for a layout's next report only (a rejected expectation). */
+  private readonly oneShot = new Map<LayoutName, Finding[]>();
+  /** Expectations adopted and not yet given to the core (done first thing in the next piece of work). */
+  private expectationChanges: { e: AnyExpectation | null; layout: LayoutName }[] = [];
   /** Set once the first report is out: work asked for earlier waits for it. */
   private open = false;
   private draining: Promise<void> | null = null;
@@ -91,9 +97,9 @@ export class Agent {
   constructor(private readonly deps: AgentDeps) {
     this.now = deps.now ?? (() => new Date());
     const { config, logger } = deps;
-    this.core = new CoreState({
+    this.core = new Core({
       config, logger, hasher: deps.hasher, agentVersion: deps.agentVersion, now: this.now, signal: this.abort.signal,
-      expectation: deps.expectation ?? null,
+      expectations: [...(deps.expectation ? [deps.expectation] : []), ...(deps.expectations ?? [])],
       ...(deps.thing !== undefined ? { thing: deps.thing } : {}),
       ...(deps.health ? { health: deps.health } : {}),
     });
@@ -125,8 +131,19 @@ export class Agent {
     return this.lifecycle.phase;
   }
 
-  get report(): Report | null {
-    return this.lastReport;
+  /** The newest report of the first layout verified (Things Graph before Greengrass v2). */
+  get report(): AnyReport | null {
+    return this.reports[0] ?? null;
+  }
+
+  /** The newest report of each layout verified, in layout order. */
+  get reports(): AnyReport[] {
+    return this.core.layouts.flatMap((l) => (this.lastReports.has(l) ? [this.lastReports.get(l)!] : []));
+  }
+
+  /** The layouts verified now. */
+  get layouts(): LayoutName[] {
+    return this.core.layouts;
   }
 
   /**
@@ -140,11 +157,14 @@ export class Agent {
     return this.starting;
   }
 
-  /** Verify against a new expectation and report, echoing its request ID. False once stopping. */
-  setExpectation(e: Expectation | null, requestId: string | null = e?.requestId ?? null): boolean {
+  /**
+   * Verify against a new expectation (of its layout; null drops the one held
+   * for `layout`) and report, echoing its request ID. False once stopping.
+   */
+  setExpectation(e: AnyExpectation | null, requestId: string | null = e?.requestId ?? null, layout: LayoutName = e ? layoutOfExpectation(e) : 'thingsgraph-v1'): boolean {
     if (!acceptsWork(this.state)) return false;
-    this.core.expectation = e;
-    return this.ask({ kind: 'report', force: true, requestId });
+    this.expectationChanges.push({ e, layout });
+    return this.ask({ kind: 'report', force: true, requestId, layout });
   }
 
   /**
@@ -152,18 +172,23 @@ export class Agent {
    * it: the sender learns what it asked about, and the next report is judged by
    * the expectation held again. For an expectation older than the one held.
    */
-  answerWith(e: Expectation, requestId: string | null = e.requestId ?? null): boolean {
+  answerWith(e: AnyExpectation, requestId: string | null = e.requestId ?? null): boolean {
     return this.ask({ kind: 'answer', answers: [{ expectation: e, requestId }] });
   }
 
   /**
    * An expectation arrived that cannot be used: answer with a report carrying
    * EXPECTATION_INVALID (once), and go on judging against the previous one.
+   * `layout`: the layout its shape names, when it names one (the answer is
+   * that layout's report); otherwise the first layout verified answers.
    */
-  rejectExpectation(reason: string, requestId: string | null): boolean {
+  rejectExpectation(reason: string, requestId: string | null, layout: LayoutName | null = null): boolean {
     if (!acceptsWork(this.state)) return false;
-    this.oneShot.push(finding('EXPECTATION_INVALID', `the expectation received cannot be used: ${reason}`));
-    return this.ask({ kind: 'report', force: true, requestId });
+    const to = layout !== null && this.core.layouts.includes(layout) ? layout : (this.core.layouts[0] ?? 'thingsgraph-v1');
+    const pending = this.oneShot.get(to) ?? [];
+    pending.push(finding('EXPECTATION_INVALID', `the expectation received cannot be used: ${reason}`));
+    this.oneShot.set(to, pending);
+    return this.ask({ kind: 'report', force: true, requestId, layout: to });
   }
 
   /** Publish the current report at once (a `report/get`). False once stopping. */
@@ -218,11 +243,12 @@ export class Agent {
     this.jobs = SCHEDULES.map(({ key, job }) => scheduler.every(job, config[key], () => this.onJob(job)));
     // A report asked for meanwhile (a connection, a request) is answered by this one.
     const asked = this.queue.takeKind('report');
+    await this.applyExpectationChanges();
     await this.emit({ force: true, requestId: asked?.requestId ?? null });
     if (this.abort.signal.aborted) return;
     this.follow(watching);
     this.open = true;
-    logger.info('agent started', { state: this.state, root: config.root, status: this.lastReport?.status });
+    logger.info('agent started', { state: this.state, root: config.root, layouts: this.core.layouts, status: this.report?.status });
     this.kick();
   }
 
@@ -287,11 +313,15 @@ export class Agent {
   }
 
   private async perform(w: Work): Promise<void> {
+    await this.applyExpectationChanges();
     switch (w.kind) {
-      case 'scan':
+      case 'scan': {
         this.stats.passes += 1;
-        await this.observing(() => this.core.fullPass(w.full ? 'full' : 'rescan'), w.full);
+        const pass = await this.observing(() => this.core.fullPass(w.full ? 'full' : 'rescan'), w.full);
+        // Another layout verified now: its folders need watching.
+        if (pass.layoutsChanged && this.watch.state === 'watching') this.queue.add({ kind: 'rewatch' });
         return this.emit({ force: false, requestId: null });
+      }
       case 'paths': {
         this.stats.batches += 1;
         const b = await this.observing(() => this.core.applyBatch(w.paths), false);
@@ -307,11 +337,19 @@ export class Agent {
         return;
       case 'report':
         this.stats.asked += 1;
-        return this.emit(w);
-      case 'answer':
-        for (const a of w.answers) await this.emit({ force: true, requestId: a.requestId, judgeBy: a.expectation });
+        return this.emit({ force: w.force, requestId: w.requestId, ...(w.layout ? { layout: w.layout } : {}) });
+      case 'answer': {
+        const answered = new Set<LayoutName>();
+        for (const a of w.answers) {
+          const layout = layoutOfExpectation(a.expectation);
+          if (!this.core.layouts.includes(layout)) continue;
+          answered.add(layout);
+          await this.emit({ force: true, requestId: a.requestId, judgeBy: a.expectation, layout });
+        }
         // The newest report on the wire must be the core's current word again.
-        return this.emit({ force: true, requestId: null });
+        for (const layout of answered) await this.emit({ force: true, requestId: null, layout });
+        return;
+      }
       case 'heartbeat':
         return this.beat();
     }
@@ -332,28 +370,54 @@ export class Agent {
     }
   }
 
-  /** `judgeBy`: an answer judged by another expectation; it says nothing about the held verdict's changes. */
-  private async emit(opts: { force: boolean; requestId: string | null; judgeBy?: Expectation }): Promise<void> {
+  /** Expectations adopted since the last piece of work, given to the core; a new layout needs its folders watched. */
+  private async applyExpectationChanges(): Promise<void> {
+    const changes = this.expectationChanges;
+    this.expectationChanges = [];
+    let changed = false;
+    for (const c of changes) changed = (await this.core.setExpectation(c.e, c.layout)) || changed;
+    if (changed && this.watch.state === 'watching') this.queue.add({ kind: 'rewatch' });
+  }
+
+  /**
+   * Judges every layout and reports each whose verdict changed, or each that
+   * `force` names (`layout`, or all). `judgeBy`: an answer for `layout` judged
+   * by another expectation; it says nothing about the held verdict's changes.
+   */
+  private async emit(opts: { force: boolean; requestId: string | null; judgeBy?: AnyExpectation; layout?: LayoutName }): Promise<void> {
+    await this.core.ensureObserved();
     const spoolDepth = this.deps.spoolDepth?.();
     const watchFinding = this.watch.finding;
-    const j = await this.core.judge({
-      extra: [...(watchFinding ? [watchFinding] : []), ...(opts.judgeBy ? [] : this.oneShot.splice(0))],
-      watcher: this.watch.state,
-      ...(spoolDepth !== undefined ? { spoolDepth } : {}),
-      ...(opts.judgeBy ? { expectation: opts.judgeBy } : {}),
-    });
-    this.healthSection = j.health;
-    this.scheduleHealthCheck(j.nextCheckAt);
-    if (!opts.force && j.fingerprint === this.lastFingerprint) return;
-    if (this.abort.signal.aborted) return;
-    const sequence = await this.sequence!.next();
-    const report = j.report({ sequence, requestId: opts.requestId });
-    this.lastReport = report;
-    this.stats.reports += 1;
-    this.deps.logger.info('report', { sequence, status: report.status, findings: report.findings.length });
-    await this.deps.sink.report(report);
-    // Only a report the sink took counts as said; a failed one goes out again at the next chance.
-    if (!opts.judgeBy) this.lastFingerprint = j.fingerprint;
+    const layouts = opts.judgeBy ? this.core.layouts.filter((l) => l === opts.layout) : this.core.layouts;
+    let nextCheckAt: Date | undefined;
+    for (const layout of layouts) {
+      const forced = opts.force && (opts.layout === undefined || opts.layout === layout);
+      const j = await this.core.judge(layout, {
+        extra: [...(watchFinding ? [watchFinding] : []), ...(opts.judgeBy ? [] : this.takeOneShot(layout))],
+        watcher: this.watch.state,
+        ...(spoolDepth !== undefined ? { spoolDepth } : {}),
+        ...(opts.judgeBy ? { expectation: opts.judgeBy } : {}),
+      });
+      if (j.health !== undefined) this.healthSection = j.health;
+      if (j.nextCheckAt && (!nextCheckAt || j.nextCheckAt < nextCheckAt)) nextCheckAt = j.nextCheckAt;
+      if (!forced && j.fingerprint === this.lastFingerprint.get(layout)) continue;
+      if (this.abort.signal.aborted) return;
+      const sequence = await this.sequence!.next();
+      const report = j.report({ sequence, requestId: forced ? opts.requestId : null });
+      this.lastReports.set(layout, report);
+      this.stats.reports += 1;
+      this.deps.logger.info('report', { sequence, layout, status: report.status, findings: report.findings.length });
+      await this.deps.sink.report(report);
+      // Only a report the sink took counts as said; a failed one goes out again at the next chance.
+      if (!opts.judgeBy) this.lastFingerprint.set(layout, j.fingerprint);
+    }
+    this.scheduleHealthCheck(nextCheckAt);
+  }
+
+  private takeOneShot(layout: LayoutName): Finding[] {
+    const f = this.oneShot.get(layout) ?? [];
+    this.oneShot.delete(layout);
+    return f;
   }
 
   /** One timer for the moment the verdict would change by itself: no polling. */
@@ -376,7 +440,8 @@ export class Agent {
     await this.emit({ force: false, requestId: null });
     this.core.noteHeartbeat(this.now());
     this.stats.heartbeats += 1;
-    const thing = this.deps.thing ?? this.deps.config.thingName ?? this.lastReport?.thing ?? null;
-    await this.deps.sink.heartbeat(heartbeat(this.lastReport, thing, this.now(), this.healthSection));
+    const reports = this.reports;
+    const thing = this.deps.thing ?? this.deps.config.thingName ?? reports.find((r) => r.thing !== null)?.thing ?? null;
+    await this.deps.sink.heartbeat(heartbeat(reports, thing, this.now(), this.healthSection));
   }
 }

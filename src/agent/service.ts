@@ -15,16 +15,18 @@ import { ipcAvailable } from '../report/ipc-env.js';
 import type { IpcTransport } from '../report/ipc.js';
 import { checkTlsFiles, defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
 import { Outbox } from '../report/outbox.js';
-import { classifyInbound, groupExpectedTopic, offlineHeartbeat, publishesTo, requestIdOf, topicsFor, type Topics } from '../report/protocol.js';
+import { classifyInbound, groupExpectedTopic, offlineHeartbeat, publishesTo, requestIdOf, thingGroupExpectedTopic, topicsFor, type Topics } from '../report/protocol.js';
 import { ProtocolSink } from '../report/protocol-sink.js';
 import type { ReportSink } from '../report/sink.js';
 import { openSpool, type SpoolOptions } from '../report/spool.js';
 import type { Transport } from '../report/transport.js';
-import { loadStoredExpectation, saveExpectation } from '../state/expectation-store.js';
+import { loadStoredExpectations, saveExpectation } from '../state/expectation-store.js';
 import { acquireLock, type Lock } from '../state/lock.js';
 import { SequenceUnreadableError } from '../state/sequence.js';
-import { isOlder, parseExpectation, type Expectation } from '../verify/expectation.js';
-import type { Report } from '../verify/report.js';
+import { GreengrassV2Logs } from '../observe/greengrass-v2/logs.js';
+import { findGreengrassV2Roots } from '../observe/greengrass-v2/observe.js';
+import { isOlderExpectation, layoutOfExpectation, parseAnyExpectation, type AnyExpectation } from '../verify/expectations.js';
+import type { AnyReport, LayoutName } from '../verify/report.js';
 import type { HealthProvider } from '../health/provider.js';
 import { Agent } from './agent.js';
 import { validateSchedules } from './schedule.js';
@@ -42,8 +44,8 @@ export interface ServiceOptions {
   /** Flags as raw configuration keys (they win over everything). */
   flags: Record<string, unknown>;
   configFile?: string;
-  /** From --expect: wins over a stored expectation. */
-  expectation: Expectation | null;
+  /** From --expect: wins over a stored expectation of its layout. */
+  expectation: AnyExpectation | null;
   /** For local mode: where JSON lines go. */
   localSink: () => ReportSink;
   logger: Logger;
@@ -85,7 +87,15 @@ async function thingFor(mode: Mode, env: NodeJS.ProcessEnv, config: Config): Pro
   if (mode === 'ipc' && env.AWS_IOT_THING_NAME) return env.AWS_IOT_THING_NAME;
   // A v1-only core: the agent speaks for the core thing group.json names.
   const g = await readGroup(config.root, config.layout);
-  return g.state === 'ok' ? (g.definition.coreThing ?? null) : null;
+  if (g.state === 'ok' && g.definition.coreThing) return g.definition.coreThing;
+  // A v2 core run outside the nucleus: the thing the nucleus runs as (config.tlog's system.thingName).
+  for (const site of await findGreengrassV2Roots(config.root, config.greengrassV2)) {
+    const logs = new GreengrassV2Logs(config.root, site.v2Root, site.nucleus, config.greengrassV2);
+    await logs.refresh();
+    const rv = logs.runningVersions();
+    if (rv.state === 'ok' && rv.thingName) return rv.thingName;
+  }
+  return null;
 }
 
 /**
@@ -104,8 +114,8 @@ export class Service {
   private lock: Lock | null = null;
   private lastState: 'RUNNING' | 'ERRORED' | null = null;
   private stateChain: Promise<void> = Promise.resolve();
-  /** The newest valid expectation received and not yet stored and applied (newer ones replace it). */
-  private pendingExpectation: { text: string; expectation: Expectation } | null = null;
+  /** Per layout, the newest valid expectation received and not yet stored and applied (newer ones replace it). */
+  private readonly pendingExpectations = new Map<LayoutName, { text: string; expectation: AnyExpectation }>();
   private applyingExpectations: Promise<void> | null = null;
   private restarting: Promise<void> | null = null;
   private configTimer: NodeJS.Timeout | null = null;
@@ -248,13 +258,16 @@ export class Service {
     }
     this.sink = sink;
 
-    const stored = this.opts.expectation ?? (await loadStoredExpectation(config.stateDir));
+    const given = this.opts.expectation;
+    const stored = (await loadStoredExpectations(config.stateDir)).filter((e) => !given || layoutOfExpectation(e) !== layoutOfExpectation(given));
+    const expectations = [...(given ? [given] : []), ...stored];
     // stop() came while we were getting here: it found no agent to stop, so start none.
     if (this.stopped) return;
-    this.held = stored;
+    this.held.clear();
+    for (const e of expectations) this.held.set(layoutOfExpectation(e), e);
     this.hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
     const agent = new Agent({
-      config, logger, sink, hasher: this.hasher, agentVersion: this.opts.agentVersion, expectation: stored,
+      config, logger, sink, hasher: this.hasher, agentVersion: this.opts.agentVersion, expectations,
       thing: config.thingName ?? null,
       spoolDepth: () => this.outbox?.depth ?? 0,
       ...(this.opts.health ? { health: this.opts.health(config) } : {}),
@@ -288,49 +301,59 @@ export class Service {
       // IPC is connected by now; direct MQTT starts sending on its first connection.
       if (this.mode === 'ipc') this.outbox!.start();
     }
-    await this.setState(config.erroredWhenUnverified && agent.report?.status !== 'VERIFIED' ? 'ERRORED' : 'RUNNING');
+    await this.setState(config.erroredWhenUnverified && !this.allVerified() ? 'ERRORED' : 'RUNNING');
+  }
+
+  /** Every layout's newest report says VERIFIED (`r`: one just made, in case the agent does not hold it yet). */
+  private allVerified(r?: AnyReport): boolean {
+    const reports = this.agent?.reports ?? [];
+    return (r ? r.status === 'VERIFIED' : reports.length > 0) && reports.every((x) => x.status === 'VERIFIED' || x.layout === r?.layout);
   }
 
   private transportStarted = false;
   private readonly subscribed = new Set<string>();
 
-  private async onReport(r: Report): Promise<void> {
+  private async onReport(r: AnyReport): Promise<void> {
     if (!this.config) return;
-    this.followGroup(r.observed.groupId);
-    // Optionally, fleet status shows a device whose deployment is not verified as unhealthy.
-    if (this.config.erroredWhenUnverified) await this.setState(r.status === 'VERIFIED' ? 'RUNNING' : 'ERRORED');
+    if (r.layout === 'greengrass-v2') this.followThingGroups(r.observed.targets);
+    else this.followGroup(r.observed.groupId);
+    // Optionally, fleet status shows a device whose deployment is not verified as unhealthy (any layout).
+    if (this.config.erroredWhenUnverified) await this.setState(this.allVerified(r) ? 'RUNNING' : 'ERRORED');
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     if (!this.topics || !this.agent || !this.config) return;
-    const msg = classifyInbound(topic, payload, this.topics, this.groupTopic);
+    const groups = new Set(this.thingGroupTopics);
+    if (this.groupTopic !== null) groups.add(this.groupTopic);
+    const msg = classifyInbound(topic, payload, this.topics, groups);
     if (msg.kind === 'get') {
       this.agent.requestReport(msg.requestId);
     } else if (msg.kind === 'expected-unreadable') {
       this.opts.logger.warn('expectation rejected', { topic, error: msg.error });
       this.agent.rejectExpectation(msg.error, msg.requestId);
     } else if (msg.kind === 'expected') {
-      const parsed = parseExpectation(msg.text);
+      const parsed = parseAnyExpectation(msg.text);
       if (!parsed.ok) {
         // Answered with a warning; the valid expectation held is kept and still judged by.
         this.opts.logger.warn('expectation rejected', { topic, error: parsed.error });
-        this.agent.rejectExpectation(parsed.error, requestIdOf(msg.text));
+        this.agent.rejectExpectation(parsed.error, requestIdOf(msg.text), parsed.layout);
         return;
       }
-      const held = this.pendingExpectation?.expectation ?? this.held;
-      if (held && isOlder(parsed.expectation, held)) {
+      const layout = layoutOfExpectation(parsed.expectation);
+      const held = this.pendingExpectations.get(layout)?.expectation ?? this.held.get(layout);
+      if (held && isOlderExpectation(parsed.expectation, held)) {
         this.answerOnly(parsed.expectation, held);
         return;
       }
       // Stored before it is applied, one at a time, in arrival order: a slow save must not let an
-      // older expectation overtake a newer one. A newer arrival replaces one still waiting.
-      this.pendingExpectation = { text: msg.text, expectation: parsed.expectation };
+      // older expectation overtake a newer one. A newer arrival replaces one of its layout still waiting.
+      this.pendingExpectations.set(layout, { text: msg.text, expectation: parsed.expectation });
       this.applyingExpectations ??= this.applyExpectations().finally(() => (this.applyingExpectations = null));
     }
   }
 
-  /** The valid expectation the agent judges by (what is stored), or null. */
-  private held: Expectation | null = null;
+  /** Per layout, the valid expectation the agent judges by (what is stored). */
+  private readonly held = new Map<LayoutName, AnyExpectation>();
 
   /**
    * An expectation older (summary.updatedAt) than the one held: the answer to
@@ -338,9 +361,10 @@ export class Service {
    * agent stays with the newer one. It is never stored: checking an old
    * response must not leave the device judging by it.
    */
-  private answerOnly(e: Expectation, held: Expectation): void {
+  private answerOnly(e: AnyExpectation, held: AnyExpectation): void {
+    const when = (x: AnyExpectation) => ('updatedAt' in x ? x.updatedAt : 'creationTimestamp' in x ? x.creationTimestamp : undefined);
     this.opts.logger.info('expectation older than the one held: answered, not adopted', {
-      requestId: e.requestId ?? null, updatedAt: e.updatedAt, heldUpdatedAt: held.updatedAt,
+      requestId: e.requestId ?? null, updatedAt: when(e), heldUpdatedAt: when(held),
     });
     this.agent?.answerWith(e, e.requestId ?? null);
   }
@@ -394,17 +418,80 @@ export class Service {
   private refusedGroupTopic: { topic: string; retryAt: number } | null = null;
 
   private async applyExpectations(): Promise<void> {
-    for (let next = this.pendingExpectation; next; next = this.pendingExpectation) {
-      this.pendingExpectation = null;
+    for (let [layout, next] = this.nextPending(); next; [layout, next] = this.nextPending()) {
+      this.pendingExpectations.delete(layout);
       if (!this.config || !this.agent) return;
       try {
-        await saveExpectation(this.config.stateDir, next.text);
+        await saveExpectation(this.config.stateDir, next.text, layout);
       } catch (err) {
         this.opts.logger.error('could not store the expectation', { error: (err as Error).message });
       }
-      this.held = next.expectation;
+      this.held.set(layout, next.expectation);
       this.agent?.setExpectation(next.expectation, next.expectation.requestId ?? null);
     }
+  }
+
+  private nextPending(): [LayoutName, { text: string; expectation: AnyExpectation } | undefined] {
+    const first = this.pendingExpectations.entries().next();
+    return first.done ? ['thingsgraph-v1', undefined] : first.value;
+  }
+
+  // ---- the thing group topics: one publish per v2 deployment reaches every core of the group ----
+
+  /** Thing group topics subscribed to now. */
+  private readonly thingGroupTopics = new Set<string>();
+  private wantedThingGroupTopics: string[] = [];
+  private readonly refusedThingGroupTopics = new Map<string, number>();
+  private thingGroupFollowing: Promise<void> = Promise.resolve();
+
+  /**
+   * Subscribes to the expected topic of every thing group the core's v2
+   * deployments name (`thinggroup/<name>` targets), and drops those of thing
+   * groups it no longer names. One change at a time; a refused subscription
+   * is tried again now and then.
+   */
+  private followThingGroups(targets: readonly string[]): void {
+    const transport = this.transport;
+    const config = this.config;
+    if (!transport || !config || !this.topics) return;
+    const topics: string[] = [];
+    for (const t of targets) {
+      if (!t.startsWith('thinggroup/')) continue;
+      try {
+        topics.push(thingGroupExpectedTopic(config.topicPrefix, t.slice('thinggroup/'.length)));
+      } catch {
+        // A thing group name cannot hold + # or /: one that does is not followed.
+      }
+    }
+    topics.sort();
+    const now = Date.now();
+    const same = topics.length === this.wantedThingGroupTopics.length && topics.every((t, i) => t === this.wantedThingGroupTopics[i]);
+    const retryDue = topics.some((t) => !this.thingGroupTopics.has(t) && (this.refusedThingGroupTopics.get(t) ?? 0) <= now);
+    if (same && !retryDue) return;
+    this.wantedThingGroupTopics = topics;
+    this.thingGroupFollowing = this.thingGroupFollowing.then(async () => {
+      if (this.stopped) return;
+      const want = new Set(this.wantedThingGroupTopics);
+      for (const topic of want) {
+        if (this.thingGroupTopics.has(topic) || (this.refusedThingGroupTopics.get(topic) ?? 0) > Date.now()) continue;
+        try {
+          await transport.subscribe(topic);
+          this.thingGroupTopics.add(topic);
+          this.refusedThingGroupTopics.delete(topic);
+          this.opts.logger.info('following the thing group topic', { topic });
+        } catch (err) {
+          this.refusedThingGroupTopics.set(topic, Date.now() + GROUP_RETRY_MS);
+          this.opts.logger.warn('cannot subscribe to the thing group topic; the thing topic still works', { topic, error: (err as Error).message });
+        }
+      }
+      for (const topic of [...this.thingGroupTopics]) {
+        if (want.has(topic)) continue;
+        this.thingGroupTopics.delete(topic);
+        if (transport.unsubscribe) {
+          await transport.unsubscribe(topic).catch((err: Error) => this.opts.logger.warn('cannot unsubscribe from a former thing group topic', { topic, error: err.message }));
+        }
+      }
+    });
   }
 
   /** Component configuration changed: re-read it and restart the agent with it (debounced). */

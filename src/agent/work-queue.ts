@@ -1,11 +1,12 @@
 // The agent's pending work: at most one item of each kind, so nothing queues
 // without bound however fast events and requests come. Pure. The rules that
 // fold a new request into what is already pending are data, below.
-import type { Expectation } from '../verify/expectation.js';
+import type { AnyExpectation } from '../verify/expectations.js';
+import type { LayoutName } from '../verify/report.js';
 
 /** An answer judged by an expectation the core is not held to (one older than the one held). */
 export interface Answer {
-  expectation: Expectation;
+  expectation: AnyExpectation;
   requestId: string | null;
 }
 
@@ -19,8 +20,11 @@ export type Work =
   | { kind: 'paths'; paths: Set<string> }
   /** A folder was renamed into place: watch afresh. */
   | { kind: 'rewatch' }
-  /** Judge and report: `force` reports even an unchanged verdict; `requestId` is the request answered. */
-  | { kind: 'report'; force: boolean; requestId: string | null }
+  /**
+   * Judge and report: `force` reports even an unchanged verdict; `requestId` is the request answered;
+   * `layout`: what `force` and `requestId` are for (absent: every layout verified).
+   */
+  | { kind: 'report'; force: boolean; requestId: string | null; layout?: LayoutName }
   /** Reports judged by other expectations, one each, then the current report again. */
   | { kind: 'answer'; answers: Answer[] }
   | { kind: 'heartbeat' };
@@ -37,8 +41,13 @@ export const MERGE: { readonly [K in WorkKind]: (pending: Of<K>, added: Of<K>) =
   scan: (a, b) => ({ kind: 'scan', full: a.full || b.full }),
   paths: (a, b) => ({ kind: 'paths', paths: new Set([...a.paths, ...b.paths]) }),
   rewatch: (a) => a,
-  // Two requests before we get to them: one report answers both, with the newest request ID.
-  report: (a, b) => ({ kind: 'report', force: a.force || b.force, requestId: b.requestId ?? a.requestId }),
+  // Two requests before we get to them: one report answers both, with the newest request ID;
+  // for two layouts, every layout's report does.
+  report: (a, b) => {
+    const merged: Of<'report'> = { kind: 'report', force: a.force || b.force, requestId: b.requestId ?? a.requestId };
+    if (a.layout !== undefined && a.layout === b.layout) merged.layout = a.layout;
+    return merged;
+  },
   // One answer per expectation (the newest request for it), the newest MAX_ANSWERS of them.
   answer: (a, b) => {
     const fresh = new Set(b.answers.map((x) => x.expectation.sha256));

@@ -3,7 +3,7 @@
 // cut down to what a row, the verdict and the fleet comparison need, so a
 // thousand devices cost a few megabytes, not a thousand full reports. Pure.
 import { STATUSES, type Status } from '../verify/verdict.js';
-import { REPORT_SCHEMA } from '../verify/report.js';
+import { REPORT_SCHEMA, type LayoutName } from '../verify/report.js';
 
 /** Findings kept per device: the first ones (the report's own order), and the count. */
 export const FINDINGS_KEPT = 5;
@@ -18,7 +18,37 @@ export interface AnswerFinding {
   path?: string;
 }
 
+/** What a Greengrass v2 report observed, as check keeps it. */
+export interface GreengrassV2Seen {
+  deploymentId: string | null;
+  /** `thinggroup/<name>`, `thing/<name>`, `LOCAL_DEPLOYMENT`. */
+  target: string | null;
+  /** How the newest finished deployment ended on the device. */
+  record: 'succeeded' | 'failed' | null;
+  ongoingDeploymentId: string | null;
+  /** The deployment targets the device says it belongs to. */
+  targets: string[];
+  /** Component versions in the store (the count the report gives, whatever was kept). */
+  componentCount: number;
+  /** The first MAX_COMPONENTS of them: what a row says per component. */
+  components: SeenComponent[];
+  treeDigest: string | null;
+}
+
+/** One component version a v2 report lists: stored, the version the nucleus runs, its newest state. */
+export interface SeenComponent {
+  name: string;
+  version: string;
+  running: string | null;
+  state: string | null;
+}
+
+/** Component versions kept per v2 device: a deployment names a few dozen at most. */
+export const MAX_COMPONENTS = 200;
+
 export interface Answer {
+  /** The report's layout (a report without one is an older agent's, Things Graph). */
+  layout: LayoutName;
   thing: string;
   status: Status;
   sequence: number | null;
@@ -35,6 +65,8 @@ export interface Answer {
     /** The report listed only some units (cut to fit a message). */
     unitsTruncated: boolean;
   };
+  /** A Greengrass v2 report's own observations; null for Things Graph. */
+  v2: GreengrassV2Seen | null;
   findings: AnswerFinding[];
   findingCount: number;
   /** The health section's flow state (`running`, `stopped`, ...), when the report has one. */
@@ -67,7 +99,9 @@ export function readAnswer(payload: Buffer | string): Answer | null {
   const flow = health && isObj(health.flow) ? str(health.flow.state, 40) : null;
   const counts = isObj(doc.counts) ? Object.values(doc.counts).filter((n): n is number => typeof n === 'number') : [];
   const counted = counts.reduce((a, b) => a + b, 0);
+  const layout: LayoutName = doc.layout === 'greengrass-v2' ? 'greengrass-v2' : 'thingsgraph-v1';
   return {
+    layout,
     thing,
     status: status as Status,
     sequence: typeof doc.sequence === 'number' && Number.isSafeInteger(doc.sequence) ? doc.sequence : null,
@@ -87,6 +121,7 @@ export function readAnswer(payload: Buffer | string): Answer | null {
         .slice(0, MAX_UNITS),
       unitsTruncated: o.unitsTruncated === true || (Array.isArray(o.units) && o.units.length > MAX_UNITS),
     },
+    v2: layout === 'greengrass-v2' ? readV2(o) : null,
     findings: findings.slice(0, FINDINGS_KEPT).map((f) => {
       const kept: AnswerFinding = { code: str(f.code, 64) ?? '?', severity: str(f.severity, 16) ?? '?', message: str(f.message) ?? '' };
       const path = str(f.path, 1000);
@@ -97,6 +132,25 @@ export function readAnswer(payload: Buffer | string): Answer | null {
     findingCount: Math.max(findings.length, counted),
     flow,
     refusal: refused ? (str(refused.message) ?? 'refused') : null,
+  };
+}
+
+function readV2(o: Record<string, unknown>): GreengrassV2Seen {
+  const d = isObj(o.deployment) ? o.deployment : null;
+  const on = isObj(o.ongoing) ? o.ongoing : null;
+  return {
+    deploymentId: d ? str(d.deploymentId) : null,
+    target: d ? str(d.target) : null,
+    record: d ? (d.link === 'previous-failure' ? 'failed' : d.link === 'previous-success' ? 'succeeded' : null) : null,
+    ongoingDeploymentId: on ? str(on.deploymentId) : null,
+    targets: strList(o.targets),
+    componentCount: Array.isArray(o.components) ? o.components.length : 0,
+    components: (Array.isArray(o.components) ? o.components.filter(isObj) : []).slice(0, MAX_COMPONENTS).flatMap((c) => {
+      const name = str(c.name, 128);
+      const version = str(c.version, 64);
+      return name && version ? [{ name, version, running: str(c.running, 64), state: str(c.state, 16) }] : [];
+    }),
+    treeDigest: str(o.treeDigest, 64),
   };
 }
 

@@ -3,7 +3,9 @@
 // same flow (the same flow-archive SHA-256, or the same system-instance name)
 // must hold the same bytes for what that flow and its connector put on disk;
 // those whose per-folder digests differ from the majority are outliers, even
-// when each verified against its own baseline. Pure.
+// when each verified against its own baseline. Greengrass v2 cores that
+// answered for one deployment (a thing group's) hold the same component store:
+// the same per-folder comparison finds the one whose bytes differ. Pure.
 //
 // Folders are compared by what they are, not where: a Lambda folder's ARN
 // names the region and account, an ML resource folder is named by a per-group
@@ -15,6 +17,8 @@ import type { Answer } from './answer.js';
 export interface FleetMember {
   thing: string;
   systemInstanceId: string | null;
+  /** The Greengrass v2 deployment it answered for. */
+  deploymentId?: string | null;
   answer: Answer;
 }
 
@@ -36,6 +40,8 @@ export interface Cohort {
   /** What ties the devices together. */
   flowArchives: string[];
   systemInstanceNames: string[];
+  /** Greengrass v2: the deployment they answered for. */
+  deployments: string[];
   devices: string[];
   outliers: Outlier[];
   /** Folders on which no digest holds a majority (e.g. two devices that differ). */
@@ -74,6 +80,7 @@ function cohortsOf(members: readonly FleetMember[]): FleetMember[][] {
     const keys = [
       ...m.answer.observed.archives.flatMap((a) => (a.sha256 ? [`sha:${a.sha256}`] : [])),
       ...(m.systemInstanceId && systemInstanceName(m.systemInstanceId) ? [`name:${systemInstanceName(m.systemInstanceId)}`] : []),
+      ...(m.deploymentId ? [`deployment:${m.deploymentId}`] : []),
     ];
     for (const k of keys) {
       const j = firstWith.get(k);
@@ -138,6 +145,7 @@ export function fleetConsistency(members: readonly FleetMember[]): Cohort[] {
     out.push({
       flowArchives: [...new Set(cohort.flatMap((m) => m.answer.observed.archives.map((a) => a.name)))].sort(),
       systemInstanceNames: [...new Set(cohort.flatMap((m) => (m.systemInstanceId ? [systemInstanceName(m.systemInstanceId) ?? ''] : [])))].filter(Boolean).sort(),
+      deployments: [...new Set(cohort.flatMap((m) => (m.deploymentId ? [m.deploymentId] : [])))].sort(),
       devices: cohort.map((m) => m.thing).sort(),
       outliers: [...diffs.entries()].map(([thing, f]) => ({ thing, folders: f })).sort((a, b) => (a.thing < b.thing ? -1 : 1)),
       split,

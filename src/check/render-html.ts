@@ -5,8 +5,8 @@
 // so the page shows the same offline, from a mail attachment or a CI artifact.
 // Pure. Everything a device sent is escaped.
 import type { CheckDocument } from './document.js';
-import { age, rowCells, TABLE_COLUMNS } from './render-table.js';
-import type { Row } from './rows.js';
+import { age, columnsFor, componentLine, rowCells, whoOf } from './render-table.js';
+import type { AnyRow } from './rows.js';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -14,7 +14,7 @@ export function escapeHtml(s: string): string {
 
 type Tone = 'good' | 'bad' | 'silent';
 
-function toneOf(r: Row): Tone {
+function toneOf(r: AnyRow): Tone {
   if (r.sharedGroup) return 'bad';
   if (r.verdict === 'VERIFIED') return 'good';
   return r.verdict === 'NO ANSWER' ? 'silent' : 'bad';
@@ -46,11 +46,12 @@ function tile(label: string, value: number, tone: Tone | 'plain'): string {
 }
 
 function deviceTable(doc: CheckDocument): string {
-  const head = TABLE_COLUMNS.map((c) => `<th scope="col">${escapeHtml(c.toLowerCase())}</th>`).join('');
+  const columns = columnsFor(doc.layout);
+  const head = columns.map((c) => `<th scope="col">${escapeHtml(c.toLowerCase())}</th>`).join('');
   const body = doc.rows.map((r) => {
     const cells = rowCells(r);
     const tone = toneOf(r);
-    const tds = cells.map((c, i) => (TABLE_COLUMNS[i] === 'VERDICT' ? `<td class="verdict ${tone}">${escapeHtml(c)}</td>` : `<td>${escapeHtml(c)}</td>`)).join('');
+    const tds = cells.map((c, i) => (columns[i] === 'VERDICT' ? `<td class="verdict ${tone}">${escapeHtml(c)}</td>` : `<td>${escapeHtml(c)}</td>`)).join('');
     return `<tr class="${tone}-row" data-thing="${escapeHtml(r.thing ?? '')}" data-verdict="${escapeHtml(r.verdict)}">${tds}</tr>`;
   });
   return `<table id="devices"><thead><tr>${head}</tr></thead><tbody>\n${body.join('\n')}\n</tbody></table>`;
@@ -60,12 +61,15 @@ function findingsSection(doc: CheckDocument): string {
   const troubled = doc.rows.filter((r) => toneOf(r) !== 'good' || r.note !== null);
   if (troubled.length === 0) return '';
   const items = troubled.map((r) => {
-    const who = r.thing ?? `group ${r.groupName ?? r.groupId ?? '?'}`;
+    const who = whoOf(r);
     const fs = r.findings.map((f) =>
       `<li><code>${escapeHtml(f.code)}</code> ${escapeHtml(f.message)}${f.path ? ` <code class="muted">${escapeHtml(f.path)}</code>` : ''}</li>`).join('');
     const more = r.findingCount > r.findings.length ? `<li class="muted">${r.findingCount - r.findings.length} more in the device's report</li>` : '';
+    const comps = r.layout === 'greengrass-v2'
+      ? r.components.filter((c) => !c.asDeployed).map((c) => `<li class="component">component ${escapeHtml(componentLine(c))}</li>`).join('')
+      : '';
     return `<h3 class="${toneOf(r)}" style="padding:.3rem .6rem;border-radius:6px">${escapeHtml(who)}: ${escapeHtml(r.verdict)}</h3>` +
-      (r.note ? `<p>${escapeHtml(r.note)}</p>` : '') + (fs || more ? `<ul class="findings">${fs}${more}</ul>` : '');
+      (r.note ? `<p>${escapeHtml(r.note)}</p>` : '') + (comps ? `<ul class="components">${comps}</ul>` : '') + (fs || more ? `<ul class="findings">${fs}${more}</ul>` : '');
   });
   return `<h2>What the devices said</h2>\n${items.join('\n')}`;
 }
@@ -73,7 +77,7 @@ function findingsSection(doc: CheckDocument): string {
 function consistencySection(doc: CheckDocument): string {
   if (doc.consistency.length === 0) return '';
   const parts = doc.consistency.map((c) => {
-    const flow = escapeHtml([...c.flowArchives, ...c.systemInstanceNames].join(', ') || 'one flow');
+    const flow = escapeHtml([...c.flowArchives, ...c.systemInstanceNames, ...c.deployments].join(', ') || 'one flow');
     if (c.outliers.length === 0 && c.split.length === 0) {
       return `<p class="good" style="padding:.4rem .6rem;border-radius:6px">${flow}: the ${c.devices.length} devices hold the same bytes.</p>`;
     }
@@ -84,13 +88,16 @@ function consistencySection(doc: CheckDocument): string {
       (rows.length ? `<table class="outliers"><thead><tr><th>device</th><th>folder</th><th>its digest</th><th>majority's</th></tr></thead><tbody>${rows.join('')}</tbody></table>` : '') +
       (split ? `<ul>${split}</ul>` : '');
   });
-  return `<h2>Fleet consistency</h2>\n<p class="muted">Devices running the same flow must hold the same bytes for what the flow and its connector put on disk.</p>\n${parts.join('\n')}`;
+  const why = doc.layout === 'greengrass-v2'
+    ? 'Devices that answered for the same deployment must hold the same bytes in their component store.'
+    : 'Devices running the same flow must hold the same bytes for what the flow and its connector put on disk.';
+  return `<h2>Fleet consistency</h2>\n<p class="muted">${why}</p>\n${parts.join('\n')}`;
 }
 
 export function renderHtml(doc: CheckDocument): string {
   const tone: Tone = doc.outcome === 'confirmed' ? 'good' : doc.outcome === 'silent' ? 'silent' : 'bad';
   const skipped = doc.skipped.length === 0 ? '' :
-    `<h2>Not checked</h2><ul>${doc.skipped.map((s) => `<li><code>${escapeHtml(s.systemInstanceId)}</code>: ${escapeHtml(s.reason)}</li>`).join('')}</ul>`;
+    `<h2>Not checked</h2><ul>${doc.skipped.map((s) => `<li><code>${escapeHtml('systemInstanceId' in s ? s.systemInstanceId : s.deploymentId)}</code>: ${escapeHtml(s.reason)}</li>`).join('')}</ul>`;
   const notes = doc.notes.map((n) => `<p class="muted">Note: ${escapeHtml(n)}</p>`).join('');
   const oldest = Math.max(-1, ...doc.rows.map((r) => r.reportAgeSeconds ?? -1));
   return `<!doctype html>

@@ -3,7 +3,7 @@
 // last line that says what the exit code means. Pure. Everything a device
 // sent passes through `clean`: a report must not drive the terminal.
 import type { CheckDocument } from './document.js';
-import type { Row } from './rows.js';
+import type { AnyRow, ComponentCheck, GreengrassV2Row, Row } from './rows.js';
 
 /** Control characters (ANSI escapes included) shown as `?`. */
 export function clean(s: string): string {
@@ -33,7 +33,7 @@ function seenVsWanted(seen: string | null | undefined, wanted: string | null, an
   return `${shortId(seen)} (want ${shortId(wanted)})`;
 }
 
-function findingsCell(r: Row): string {
+function findingsCell(r: AnyRow): string {
   if (r.findingCount === 0) return r.seen ? '-' : '';
   const codes = r.findings.slice(0, 2).map((f) => clean(f.code));
   const more = r.findingCount - codes.length;
@@ -41,8 +41,22 @@ function findingsCell(r: Row): string {
 }
 
 export const TABLE_COLUMNS = ['THING', 'GROUP', 'VERDICT', 'CLOUD STATUS', 'GROUP VERSION', 'DEPLOYMENT', 'INSTANCE', 'FLOW', 'AGE', 'FINDINGS'] as const;
+/** A Greengrass v2 check: the target, the deployment, how the device recorded it, an ongoing one, its store. */
+export const TABLE_COLUMNS_V2 = ['THING', 'TARGET', 'VERDICT', 'CLOUD STATUS', 'DEPLOYMENT', 'RECORD', 'ONGOING', 'COMPONENTS', 'TREE', 'AGE', 'FINDINGS'] as const;
 
-export function rowCells(r: Row): string[] {
+/** The columns of a check of this kind of deployment. */
+export function columnsFor(layout: AnyRow['layout']): readonly string[] {
+  return layout === 'greengrass-v2' ? TABLE_COLUMNS_V2 : TABLE_COLUMNS;
+}
+
+/** Who a row is about, in words: the thing, or the group (target) nobody answered for. */
+export function whoOf(r: AnyRow): string {
+  if (r.thing !== null) return r.thing;
+  return r.layout === 'thingsgraph-v1' ? `group ${r.groupName ?? r.groupId ?? '?'}` : (r.target ?? 'the deployment');
+}
+
+export function rowCells(r: AnyRow): string[] {
+  if (r.layout === 'greengrass-v2') return rowCellsV2(r);
   const answered = r.seen !== null;
   return [
     r.thing === null ? '-' : clean(r.thing),
@@ -58,6 +72,40 @@ export function rowCells(r: Row): string[] {
   ];
 }
 
+function rowCellsV2(r: GreengrassV2Row): string[] {
+  const seen = r.seen;
+  const answered = seen !== null;
+  return [
+    r.thing === null ? '-' : clean(r.thing),
+    r.target === null ? '-' : clean(r.target),
+    r.sharedGroup ? `${r.verdict} (shared)` : r.verdict,
+    r.cloudStatus ?? '-',
+    seenVsWanted(seen?.deploymentId, r.expected.deploymentId, answered),
+    seen?.record ?? '-',
+    seen?.ongoingDeploymentId ? shortId(seen.ongoingDeploymentId) : '-',
+    componentsCell(r),
+    seen?.treeDigest ? clean(seen.treeDigest.slice(0, 8)) : '-',
+    age(r.reportAgeSeconds),
+    findingsCell(r),
+  ];
+}
+
+/** `2/3`: the deployed components this device holds as deployed, of those the deployment names. */
+function componentsCell(r: GreengrassV2Row): string {
+  if (r.seen === null) return '-';
+  if (r.components.length === 0) return `${r.seen.componentCount} stored`;
+  return `${r.components.filter((c) => c.asDeployed).length}/${r.components.length}`;
+}
+
+/** One line on a deployed component that is not as deployed on this device. */
+export function componentLine(c: ComponentCheck): string {
+  if (c.unknown) return `${c.name}: not in the part of the report that was sent (it listed only some components)`;
+  const parts = [`wants ${c.expected}`, c.stored.length ? `stored ${c.stored.join(', ')}` : 'not stored'];
+  if (c.running !== null) parts.push(`runs ${c.running}`);
+  if (c.state !== null) parts.push(c.state);
+  return `${c.name}: ${parts.map(clean).join(', ')}`;
+}
+
 function table(header: readonly string[], body: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -65,14 +113,15 @@ function table(header: readonly string[], body: string[][]): string {
 }
 
 export function renderTable(doc: CheckDocument): string {
-  const out: string[] = [table(TABLE_COLUMNS, doc.rows.map(rowCells))];
+  const out: string[] = [table(columnsFor(doc.layout), doc.rows.map(rowCells))];
 
   const troubled = doc.rows.filter((r) => r.verdict !== 'VERIFIED' || r.sharedGroup || r.note !== null);
   if (troubled.length > 0) {
     out.push('');
     for (const r of troubled) {
-      const who = r.thing !== null ? clean(r.thing) : `group ${clean(r.groupName ?? r.groupId ?? '?')}`;
+      const who = clean(whoOf(r));
       out.push(`${who}: ${r.verdict}${r.note ? ` - ${clean(r.note)}` : ''}`);
+      if (r.layout === 'greengrass-v2') for (const c of r.components) if (!c.asDeployed) out.push(`  component ${componentLine(c)}`);
       for (const f of r.findings) out.push(`  ${clean(f.code)}: ${clean(f.message)}${f.path ? ` (${clean(f.path)})` : ''}`);
       if (r.findingCount > r.findings.length) out.push(`  ... ${r.findingCount - r.findings.length} more finding(s): --json or --html lists what the report carries`);
     }
@@ -80,9 +129,9 @@ export function renderTable(doc: CheckDocument): string {
 
   const outliers = doc.consistency.filter((c) => c.outliers.length > 0 || c.split.length > 0);
   if (outliers.length > 0) {
-    out.push('', 'Fleet consistency (devices running the same flow hold different bytes):');
+    out.push('', `Fleet consistency (devices running the same ${doc.layout === 'greengrass-v2' ? 'deployment' : 'flow'} hold different bytes):`);
     for (const c of outliers) {
-      const flow = [...c.flowArchives, ...c.systemInstanceNames].map(clean).join(', ');
+      const flow = [...c.flowArchives, ...c.systemInstanceNames, ...c.deployments].map(clean).join(', ');
       out.push(`  ${flow} on ${c.devices.length} devices:`);
       for (const o of c.outliers) {
         out.push(`    ${clean(o.thing)} differs from the majority in ${o.folders.length} folder(s):`);
@@ -94,7 +143,7 @@ export function renderTable(doc: CheckDocument): string {
 
   if (doc.skipped.length > 0) {
     out.push('', 'Not checked:');
-    for (const s of doc.skipped) out.push(`  ${clean(s.systemInstanceId)}${s.where ? ` (${s.where})` : ''}: ${s.reason}`);
+    for (const s of doc.skipped) out.push(`  ${clean('systemInstanceId' in s ? s.systemInstanceId : s.deploymentId)}${s.where ? ` (${s.where})` : ''}: ${s.reason}`);
   }
   for (const n of doc.notes) out.push('', `Note: ${n}`);
   out.push('', doc.message);

@@ -9,14 +9,23 @@
 // - its expectation.sha256 is that of an envelope sent (or, for a refusal, it
 //   echoes the envelope's requestId with EXPECTATION_INVALID);
 // - found by group: the group it observes is the deployment's, so no device can
-//   answer for a group it is not in. Named with --thing: the thing's word
-//   counts whatever it observes (another group is then its answer).
+//   answer for a group it is not in (Greengrass v2: the deployment's thing
+//   group is among the targets it says it belongs to, or, for a thing target,
+//   it is that thing). Named with --thing: the thing's word counts whatever it
+//   observes (another group is then its answer);
+// - it is of the layout asked about: a core verifying both layouts sends a
+//   report of each, and only one can be an answer.
+// A v1 group has one core, so its slot is complete once that core said its
+// final word. Who belongs to a v2 thing group is not known here: its slot
+// stays open for more devices until the timeout (or, with --first-answer,
+// until every device heard from gave its first word); name the cores with
+// --thing to know when all of them answered.
 // A newer report (higher sequence) from the same device replaces its word:
 // right after a deploy call the device usually has not received the deployment
 // yet, and says VERIFIED only once it landed.
 import { thingOfReportTopic } from '../report/protocol.js';
 import { isNewer, readAnswer, type Answer } from './answer.js';
-import type { Plan, Target } from './plan.js';
+import type { AnyTarget, Plan } from './plan.js';
 
 export interface Outgoing {
   topic: string;
@@ -37,7 +46,7 @@ export interface DeviceWord {
 
 /** Found by group: one per deployment; the devices that answered for it. */
 export interface GroupSlot {
-  target: Target;
+  target: AnyTarget;
   devices: Map<string, DeviceWord>;
 }
 
@@ -45,7 +54,7 @@ export interface GroupSlot {
 export interface ThingSlot {
   thing: string;
   /** Set at once for a single deployment; otherwise chosen by the group the thing reports. */
-  target: Target | null;
+  target: AnyTarget | null;
   /** Several deployments: the report/get that asks which group the thing observes. */
   probe: { requestId: string; topic: string } | null;
   /** The thing observes a group no deployment in the input is for (its probe answer). */
@@ -73,11 +82,11 @@ export class CheckSession {
   readonly groups: GroupSlot[] = [];
   readonly thingSlots: ThingSlot[] = [];
   readonly stats: SessionStats = { ignored: 0, impostors: 0, foreignGroup: 0 };
-  private readonly bySha = new Map<string, Target>();
-  private readonly byRequest = new Map<string, Target>();
-  private readonly groupOf = new Map<Target, GroupSlot>();
+  private readonly bySha = new Map<string, AnyTarget>();
+  private readonly byRequest = new Map<string, AnyTarget>();
+  private readonly groupOf = new Map<AnyTarget, GroupSlot>();
   private readonly byThing = new Map<string, ThingSlot>();
-  private readonly targetByGroup = new Map<string, Target>();
+  private readonly targetByGroup = new Map<string, AnyTarget>();
 
   constructor(
     readonly plan: Plan,
@@ -86,7 +95,7 @@ export class CheckSession {
     for (const t of plan.targets) {
       this.bySha.set(t.sha256, t);
       this.byRequest.set(t.requestId, t);
-      this.targetByGroup.set(t.deployment.summary.greengrassGroupId, t);
+      this.targetByGroup.set(t.key, t);
     }
     if (plan.mode === 'group') {
       for (const t of plan.targets) {
@@ -132,7 +141,7 @@ export class CheckSession {
     return { topic: s.probe!.topic, payload: JSON.stringify({ requestId: s.probe!.requestId }), kind: 'probe', ref: `p:${s.thing}` };
   }
 
-  private expectationFor(s: ThingSlot, t: Target): Outgoing {
+  private expectationFor(s: ThingSlot, t: AnyTarget): Outgoing {
     return { topic: `${this.plan.prefix}/${s.thing}/expected`, payload: t.payload, kind: 'expectation', ref: `e:${s.thing}` };
   }
 
@@ -164,6 +173,10 @@ export class CheckSession {
       this.stats.impostors++;
       return none;
     }
+    if (a.layout !== this.plan.layout) {
+      this.stats.ignored++;
+      return none;
+    }
     return this.plan.mode === 'group' ? this.onGroupReport(a) : this.onThingReport(a);
   }
 
@@ -176,7 +189,7 @@ export class CheckSession {
       this.stats.ignored++;
       return { changed: false, send };
     }
-    if (a.observed.groupId !== target.deployment.summary.greengrassGroupId) {
+    if (!belongsTo(a, target)) {
       this.stats.foreignGroup++;
       return { changed: false, send };
     }
@@ -199,7 +212,7 @@ export class CheckSession {
       return { changed: false, send };
     }
     if (!s.target && !s.otherGroup && s.probe && a.requestId === s.probe.requestId) {
-      const t = a.observed.groupId ? this.targetByGroup.get(a.observed.groupId) : undefined;
+      const t = keysOf(a).map((k) => this.targetByGroup.get(k)).find((x) => x !== undefined);
       if (t) {
         s.target = t;
         send.push(this.expectationFor(s, t));
@@ -234,7 +247,7 @@ export class CheckSession {
    * answer, unless the cloud itself says the deployment is still under way
    * (BOOTSTRAP, DEPLOY_IN_PROGRESS): then the device is waited for.
    */
-  private isFinal(w: DeviceWord, t: Target | null): boolean {
+  private isFinal(w: DeviceWord, t: AnyTarget | null): boolean {
     if (w.refusal !== null) return true;
     if (w.answer === null) return false;
     if (w.answer.status === 'VERIFIED') return true;
@@ -247,11 +260,13 @@ export class CheckSession {
       ? (slot.devices.size === 0 ? [null] : [...slot.devices.values()])
       : [slot.otherGroup || slot.word.answer || slot.word.refusal ? slot.word : null];
     const t: Tally = { units: words.length, final: 0, answered: 0, verified: 0 };
+    // A thing group's devices are not known: more may answer until the timeout, unless first answers are final.
+    const open = 'devices' in slot && isThingGroup(slot.target) && !this.opts.firstAnswer;
     for (const w of words) {
       if (!w) continue;
       t.answered++;
       if ('devices' in slot || !slot.otherGroup) {
-        if (this.isFinal(w, slot.target)) t.final++;
+        if (!open && this.isFinal(w, slot.target)) t.final++;
         if (w.answer?.status === 'VERIFIED' && w.refusal === null) t.verified++;
       } else {
         t.final++; // another group: nothing more will come
@@ -282,10 +297,29 @@ export class CheckSession {
   }
 }
 
-/** The cloud's own status says the deployment has not reached the device yet. */
-export function inProgress(t: Target | null): boolean {
-  const s = t?.deployment.summary.status;
+/** The cloud's own status says the deployment has not reached the device yet (Things Graph; a v2 deployment has no such status). */
+export function inProgress(t: AnyTarget | null): boolean {
+  if (t?.layout !== 'thingsgraph-v1') return false;
+  const s = t.deployment.summary.status;
   return s === 'BOOTSTRAP' || s === 'DEPLOY_IN_PROGRESS';
+}
+
+/** A Greengrass v2 thing group's deployment: any number of devices may answer for it. */
+export function isThingGroup(t: AnyTarget): boolean {
+  return t.layout === 'greengrass-v2' && t.targetKind === 'thinggroup';
+}
+
+/** Whether a device's report may answer for a target found by group (see the top of this file). */
+function belongsTo(a: Answer, t: AnyTarget): boolean {
+  if (t.layout === 'thingsgraph-v1') return a.observed.groupId === t.key;
+  if (t.targetKind === 'thing') return `thing/${a.thing}` === t.key;
+  return a.v2 !== null && (a.v2.target === t.key || a.v2.targets.includes(t.key));
+}
+
+/** What a named thing's report says it runs, most telling first: the target a deployment is chosen by. */
+function keysOf(a: Answer): string[] {
+  if (a.layout === 'thingsgraph-v1') return a.observed.groupId ? [a.observed.groupId] : [];
+  return [...(a.v2?.target ? [a.v2.target] : []), `thing/${a.thing}`, ...(a.v2?.targets ?? [])];
 }
 
 interface Tally {

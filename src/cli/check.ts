@@ -10,24 +10,31 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { ConnectError, connect, type CheckConnection } from '../check/connect.js';
 import { checkDocument } from '../check/document.js';
 import { DEFAULT_PUBLISH_RATE, Exchange, MAX_PUBLISH_RATE, type ExchangeProgress } from '../check/exchange.js';
-import { planCheck, PlanError, type ResourceDigest } from '../check/plan.js';
+import { parseCheckInput, type CheckInput } from '../check/input.js';
+import { planCheck, planGreengrassV2Check, PlanError, type Plan, type ResourceDigest } from '../check/plan.js';
 import { renderHtml } from '../check/render-html.js';
 import { renderTable } from '../check/render-table.js';
 import { readResourceFile, ResourceFileError } from '../check/resources.js';
 import { CheckSession } from '../check/session.js';
-import { parseDeployResponses, ResponseError } from '../verify/deploy-response.js';
+import { ResponseError } from '../verify/deploy-response.js';
 import { VERSION } from '../version.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const CHECK_HELP = `Usage: deploy-witness check --response FILE --endpoint HOST [options]
 
-Asks the cores whether a Things Graph deployment really landed, and waits for
-their word. FILE is what the AWS CLI printed, as is:
+Asks the cores whether a deployment really landed, and waits for their word.
+FILE is what the AWS CLI printed, as is:
   aws iotthingsgraph deploy-system-instance --id ID      (one deployment)
   aws iotthingsgraph search-system-instances ...         (a whole fleet)
   aws iotthingsgraph get-system-instance --id ID
-or several of these as a JSON array or one after another (a shell loop).
-Summaries with target CLOUD are listed and skipped.
+  aws greengrassv2 get-deployment --deployment-id ID     (Greengrass v2)
+  aws greengrassv2 list-effective-deployments \
+      --core-device-thing-name NAME                      (one v2 core: with --thing NAME)
+or several of these as a JSON array or one after another (a shell loop), all
+Things Graph or all Greengrass v2; get-deployment output may be in the
+envelope a device receives ({"expectation": ..., "requestId": ...}). Summaries
+with target CLOUD are listed and skipped. The columns follow the kind of
+deployment (v2: the deployment, its components as each device holds them).
 
   aws iotthingsgraph deploy-system-instance --id "$ID" |
     deploy-witness check --response - --endpoint "$(aws iot describe-endpoint \\
@@ -35,9 +42,15 @@ Summaries with target CLOUD are listed and skipped.
 
 Which devices:
   (default)          each deployment is sent to its group's topic
-                     (<prefix>/groups/<groupId>/expected); the core of that group answers
+                     (<prefix>/groups/<groupId>/expected); the core of that group answers.
+                     Greengrass v2: a thing group's deployment to
+                     <prefix>/thinggroups/<name>/expected, where every core whose
+                     deployments name the group listens; who they are is not known
+                     in advance, so check lists those that answered and waits the
+                     whole --timeout (a thing target's to <prefix>/<thing>/expected)
   --thing NAME       ask these core things instead (repeatable); with several
-                     deployments in FILE, each thing gets the one for the group it reports
+                     deployments in FILE, each thing gets the one for the group (v2:
+                     the target) it reports
 
 Input:
   --response FILE    the CLI output; - reads standard input
@@ -175,16 +188,20 @@ export async function checkCommand(argv: string[], io: CommandIO): Promise<numbe
   } catch (err) {
     throw new UsageError(`cannot read --response ${values.response}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  let parsed;
+  let parsed: CheckInput;
   try {
-    parsed = parseDeployResponses(text);
+    parsed = parseCheckInput(text);
   } catch (err) {
     if (err instanceof ResponseError) throw new UsageError(`--response ${source}: ${err.message}`);
     throw err;
   }
   if (parsed.deployments.length === 0) {
+    if (parsed.layout === 'greengrass-v2') throw new UsageError(`--response ${source} names no Greengrass v2 deployment, so no device to ask`);
     const why = parsed.skipped.map((s) => `${s.summary.id}: ${s.reason}`).join('; ');
     throw new UsageError(`--response ${source} names no system instance deployed to a Greengrass group, so no device to ask${why ? ` (${why})` : ''}`);
+  }
+  if (parsed.layout === 'greengrass-v2' && (values['resource-file'] ?? []).length > 0) {
+    throw new UsageError('--resource-file is for Things Graph flow archives; a Greengrass v2 core checks each artifact against the digest in its recipe');
   }
   const resources: ResourceDigest[] = [];
   for (const arg of values['resource-file'] ?? []) {
@@ -196,9 +213,11 @@ export async function checkCommand(argv: string[], io: CommandIO): Promise<numbe
     }
   }
   const newRequestId = () => `check-${randomBytes(8).toString('hex')}`;
-  let plan;
+  let plan: Plan;
   try {
-    plan = planCheck({ prefix, deployments: parsed.deployments, things: values.thing ?? [], resources, newRequestId });
+    plan = parsed.layout === 'greengrass-v2'
+      ? planGreengrassV2Check({ prefix, deployments: parsed.deployments, things: values.thing ?? [], newRequestId })
+      : planCheck({ prefix, deployments: parsed.deployments, things: values.thing ?? [], resources, newRequestId });
   } catch (err) {
     if (err instanceof PlanError) throw new UsageError(err.message);
     throw new UsageError(`--thing: ${(err as Error).message}`);

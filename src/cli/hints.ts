@@ -4,6 +4,7 @@
 // command line. `{baseline}` is filled in with the baseline file of the
 // group version the core runs, when known.
 import { FINDING_CODES, type FindingCode } from '../model/findings.js';
+import type { LayoutName } from '../verify/report.js';
 
 /** The codes of severity `error`: each must have a hint (the compiler and a test hold it to that). */
 export type ErrorCode = { [K in FindingCode]: (typeof FINDING_CODES)[K]['severity'] extends 'error' ? K : never }[FindingCode];
@@ -44,6 +45,34 @@ export const HINTS: Readonly<Record<ErrorCode, string>> = {
   ARTIFACT_ADDED: `if nobody meant to add it, find out who did and remove it; ${AFTER_INTENDED_CHANGE}`,
   FILE_UNREADABLE:
     'look at what sits at the path: an I/O error, or a FIFO, device or link where a file belongs; "permission denied" means run as root (or grant read access)',
+  // Greengrass v2 only.
+  COMPONENT_VERSION_MISMATCH:
+    'a local deployment or a later one changed it: compare with greengrass-cli component list, then revise the deployment (or check against the newest get-deployment)',
+  COMPONENT_MISSING:
+    'the deployment has not installed it (yet): read logs/greengrass.log for the deployment, then redeploy or revise the deployment',
+  COMPONENT_BROKEN:
+    'read logs/<component>.log and logs/greengrass.log for why it failed three times, fix it, then redeploy or restart it (greengrass-cli component restart)',
+  DEPLOYMENT_IN_PROGRESS:
+    'wait for the deployment to finish and check again; if it stays, read logs/greengrass.log (a rejected deployment also leaves it until the next one)',
+  DEPLOYMENT_RECORD_INVALID:
+    'a deployment record under deployments/ was changed or points elsewhere: find out who did it, then redeploy so the nucleus writes it again',
+  RECIPE_INVALID:
+    'a stored recipe was changed or cut short: find out who did it, then redeploy (the nucleus stores the recipe again)',
+  ARTIFACT_DIGEST_MISMATCH:
+    "the file is not the one the recipe names: if nobody meant to change it, delete the component version's artifact folder and redeploy",
+};
+
+/** Where a Greengrass v2 core needs other words for a code both layouts use. */
+export const V2_HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
+  DEPLOYMENT_ID_MISMATCH:
+    'the core applied another deployment last (a newer one, or a local one): check against get-deployment for the newest deployment of its thing group',
+  DEPLOYMENT_FAILED:
+    'read logs/greengrass.log (and the component logs) for why the deployment failed, fix it, then redeploy',
+  RESOURCE_CORRUPT:
+    "the zip artifact is damaged or not a regular file: delete the component version's artifact folder and redeploy so that the core downloads it again",
+  UNSAFE_ARCHIVE_ENTRY:
+    'do not unpack this zip artifact: find out where it came from, rebuild the component and publish a new version',
+  ARTIFACT_MODIFIED: `if nobody meant to change it, delete the version's unarchived folder and redeploy; ${AFTER_INTENDED_CHANGE}`,
 };
 
 export function isErrorCode(code: FindingCode): code is ErrorCode {
@@ -51,7 +80,8 @@ export function isErrorCode(code: FindingCode): code is ErrorCode {
 }
 
 /** The hint for a code, `{baseline}` filled in; null for warnings. */
-export function hintFor(code: FindingCode, ctx: { baseline: string }): string | null {
+export function hintFor(code: FindingCode, ctx: { baseline: string; layout?: LayoutName }): string | null {
   if (!isErrorCode(code)) return null;
-  return HINTS[code].replaceAll('{baseline}', ctx.baseline);
+  const text = (ctx.layout === 'greengrass-v2' ? V2_HINTS[code] : undefined) ?? HINTS[code];
+  return text.replaceAll('{baseline}', ctx.baseline);
 }

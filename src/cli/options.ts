@@ -1,7 +1,7 @@
 // Flags shared by the commands, and how they become a Config:
 // defaults, then --config FILE, then flags (flags win).
 import { resolve } from 'node:path';
-import { applyConfig, defaultConfig, type Config } from '../config/config.js';
+import { applyConfig, CORE_LAYOUT_CHOICES, defaultConfig, type Config } from '../config/config.js';
 import { DEFAULT_INPUT_TIMEOUT_MS, readConfigFile } from '../config/load.js';
 import { UsageError } from './io.js';
 
@@ -13,6 +13,7 @@ export const COMMON_OPTIONS = {
   'log-level': { type: 'string' },
   'hash-rate': { type: 'string' },
   'input-timeout': { type: 'string' },
+  layout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -21,12 +22,16 @@ export const COMMON_HELP = `  --root DIR         the core's file-system root (de
                      or ~/.local/state/deploy-witness)
   --expect FILE      the JSON that 'aws iotthingsgraph deploy-system-instance' printed,
                      bare or in an envelope {"expectation", "requestId", "resources"};
-                     - reads standard input
+                     for Greengrass v2, what 'aws greengrassv2 get-deployment' (or
+                     list-effective-deployments) printed; - reads standard input
   --config FILE      configuration file (JSON or YAML, camelCase keys)
   --log-level LEVEL  error, warn, info or debug
   --hash-rate MBPS   cap on hashing speed in MB/s (0 = no cap)
   --input-timeout S  how long --expect and --config may take to arrive when they
                      are pipes or standard input (default ${DEFAULT_INPUT_TIMEOUT_MS / 1000})
+  --layout L         auto (default), thingsgraph-v1 or greengrass-v2: which layout to
+                     verify; auto lets --expect's shape decide, and without --expect
+                     verifies every layout found under --root
   -h, --help         this help`;
 
 export interface CommonValues {
@@ -36,6 +41,7 @@ export interface CommonValues {
   'log-level'?: string | undefined;
   'hash-rate'?: string | undefined;
   'input-timeout'?: string | undefined;
+  layout?: string | undefined;
 }
 
 /** --input-timeout in milliseconds; exit 2 for what is not a positive number of seconds. */
@@ -57,6 +63,12 @@ export function commonFlags(values: CommonValues): Record<string, unknown> {
   if (values.state !== undefined) flags.stateDir = resolve(values.state);
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
   if (values['hash-rate'] !== undefined) flags.hashRateLimitMBps = values['hash-rate'];
+  if (values.layout !== undefined) {
+    if (!(CORE_LAYOUT_CHOICES as readonly string[]).includes(values.layout)) {
+      throw new UsageError(`--layout must be one of ${CORE_LAYOUT_CHOICES.join(', ')}, got ${JSON.stringify(values.layout)}`);
+    }
+    flags.coreLayout = values.layout;
+  }
   return flags;
 }
 

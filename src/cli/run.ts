@@ -8,7 +8,7 @@ import { VERSION } from '../version.js';
 import { COMMON_HELP, COMMON_OPTIONS, commonFlags, inputTimeoutMs } from './options.js';
 import { loadExpectation } from './verify.js';
 import { UsageError, type CommandIO } from './io.js';
-import { ConfigError, defaultConfig } from '../config/config.js';
+import { ConfigError, defaultConfig, type CoreLayoutChoice } from '../config/config.js';
 import { healthProvider } from '../health/provider.js';
 
 const AGENT_DEFAULTS = defaultConfig({});
@@ -79,7 +79,8 @@ export async function runCommand(argv: string[], io: CommandIO, parts: Pick<Serv
   if (Object.keys(mqtt).length > 0) flags.mqtt = mqtt;
 
   const timeoutMs = inputTimeoutMs(values);
-  const expectation = await loadExpectation(values.expect, timeoutMs !== undefined ? { timeoutMs } : {});
+  const coreLayout = (flags.coreLayout as CoreLayoutChoice | undefined) ?? 'auto';
+  const expectation = await loadExpectation(values.expect, { ...(timeoutMs !== undefined ? { timeoutMs } : {}), config: { coreLayout } });
   const reportFile = values['report-file'];
   // When reports go to stdout, logs go to stderr so the two never mix.
   const reportsOnStdout = reportFile === undefined || reportFile === '-';

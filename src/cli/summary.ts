@@ -2,7 +2,8 @@
 import { posix } from 'node:path';
 import type { HealthSection } from '../health/health.js';
 import { ACCESS_DENIED_CODES, unreadablePlace, type Finding, type FindingCode } from '../model/findings.js';
-import type { Report } from '../verify/report.js';
+import type { AnyReport, GreengrassV2Report, LayoutName, Report } from '../verify/report.js';
+import { V2_BASELINE_DIR } from '../state/greengrass-v2-baseline.js';
 import { hintFor } from './hints.js';
 
 function isHealth(h: unknown): h is HealthSection {
@@ -21,7 +22,9 @@ export interface SummaryContext {
   hashing?: { rateLimitMBps: number; workers: number };
 }
 
-export function formatSummary(r: Report, ctx: SummaryContext = {}): string {
+export function formatSummary(report: AnyReport, ctx: SummaryContext = {}): string {
+  if (report.layout === 'greengrass-v2') return formatGreengrassV2Summary(report, ctx);
+  const r: Report = report;
   const o = r.observed;
   const lines: string[] = [];
   lines.push(`deploy-witness: ${r.status}`);
@@ -65,6 +68,50 @@ export function formatSummary(r: Report, ctx: SummaryContext = {}): string {
     }
   }
   lines.push(...accessLines(denied, ctx), ...hintLines(r, ctx));
+  return lines.join('\n') + '\n';
+}
+
+/** A Greengrass v2 core's report, for people at a terminal. */
+export function formatGreengrassV2Summary(r: GreengrassV2Report, ctx: SummaryContext = {}): string {
+  const o = r.observed;
+  const lines: string[] = [];
+  lines.push(`deploy-witness: ${r.status} (Greengrass v2)`);
+  const denied = deniedPlaces(r.findings);
+  const unseen = denied.length > 0 || r.findings.some((f) => unreadablePlace(f) !== null) ? ' (or not readable: see below)' : '';
+  const row = (k: string, v: string) => lines.push(`  ${k.padEnd(18)}${v}`);
+  row('core thing', r.thing ?? `-${unseen}`);
+  row('nucleus', `${o.nucleus === 'lite' ? 'nucleus lite' : 'Java nucleus'} at ${o.v2Root}`);
+  const d = o.deployment;
+  row('deployment', d ? `${d.deploymentId ?? '(no ID)'} for ${d.target ?? '-'}, ${d.link === 'previous-failure' ? 'recorded as failed' : 'recorded as succeeded'}` : `no finished deployment on record${unseen}`);
+  if (o.ongoing) row('ongoing', `${o.ongoing.deploymentId ?? '(no ID)'}${o.ongoing.target ? ` for ${o.ongoing.target}` : ''} (not landed yet)`);
+  row('components', `${o.components.length} component version(s) in the store${o.components.length === 0 ? unseen : ''}`);
+  for (const c of o.components.slice(0, 20)) {
+    const run = c.running !== null && c.running !== c.version ? `, runs ${c.running}` : '';
+    row('', `${c.name} ${c.version}${run}${c.state ? `  ${c.state}` : ''}${c.recipe !== 'ok' ? `  recipe ${c.recipe}` : ''}`);
+  }
+  if (o.components.length > 20) row('', `... ${o.components.length - 20} more (--json lists them)`);
+  const files = o.units.reduce((n, u) => n + u.files, 0);
+  row('stored files', `${files} in ${o.units.length} folders, tree ${short(o.treeDigest)}${hashingText(ctx)}`);
+  const b = o.baseline;
+  row('baseline', b.state === 'none'
+    ? (unseen ? 'none: not laid down while parts of the core cannot be read' : 'none (no settled deployment to lay one down for)')
+    : `${b.state === 'created' ? 'created now' : 'compared'} (${b.createdAt}, ${b.deploymentId})`);
+  const e = r.expectation;
+  if (e?.kind === 'deployment') row('expected', `deployment ${e.deploymentId}${e.target ? ` for ${e.target}` : ''}: ${e.components.map((c) => `${c.name} ${c.version}`).join(', ') || 'no components'}`);
+  else if (e) row('expected', `one of ${e.deployments.length} effective deployment(s) (list-effective-deployments)`);
+  else row('expected', 'no expectation given (integrity and records only)');
+  if (r.findings.length > 0) {
+    lines.push('', `Findings (${r.findings.length}):`);
+    for (const f of r.findings) {
+      lines.push(`  ${f.severity.toUpperCase().padEnd(8)}${f.code.padEnd(32)}${f.message}`);
+      if (f.path) lines.push(`  ${''.padEnd(40)}at ${f.path}`);
+      const detail = detailOf(f);
+      if (detail) lines.push(`  ${''.padEnd(40)}${detail}`);
+    }
+  }
+  const state = ctx.stateDir ?? '<state folder>';
+  const key = d && !o.ongoing && d.deploymentId ? d.deploymentId : '<deployment>';
+  lines.push(...accessLines(denied, ctx), ...hintLinesFor(r.findings, 'greengrass-v2', posix.join(state, V2_BASELINE_DIR, `${key}.json`)));
   return lines.join('\n') + '\n';
 }
 
@@ -128,16 +175,20 @@ function accessLines(denied: string[], ctx: SummaryContext): string[] {
 // ---- what to do ----
 
 function hintLines(r: Report, ctx: SummaryContext): string[] {
-  // FILE_UNREADABLE for lack of permission only is said once, by the "run as root" line.
-  const errors = r.findings.filter((f) => f.severity === 'error' && !isDenied(f));
-  const codes = [...new Set(errors.map((f) => f.code))];
   const o = r.observed;
   const state = ctx.stateDir ?? '<state folder>';
   const baseline =
     o.groupId && o.groupVersionId ? posix.join(state, 'baselines', o.groupId, `${o.groupVersionId}.json`) : posix.join(state, 'baselines', '<group>', '<version>.json');
+  return hintLinesFor(r.findings, 'thingsgraph-v1', baseline);
+}
+
+function hintLinesFor(findings: Finding[], layout: LayoutName, baseline: string): string[] {
+  // FILE_UNREADABLE for lack of permission only is said once, by the "run as root" line.
+  const errors = findings.filter((f) => f.severity === 'error' && !isDenied(f));
+  const codes = [...new Set(errors.map((f) => f.code))];
   const out: string[] = [];
   for (const code of codes) {
-    const hint = hintFor(code, { baseline });
+    const hint = hintFor(code, { baseline, layout });
     if (hint !== null) out.push(`  ${code}: ${hint}`);
   }
   return out.length > 0 ? ['', 'What to do:', ...out] : [];

@@ -1,8 +1,11 @@
 // `deploy-witness verify`: one pass, a summary or the JSON report, an exit code.
 import { parseArgs } from 'node:util';
-import { verifyOnce } from '../core-state/core-state.js';
+import type { Config } from '../config/config.js';
+import { verifyCore } from '../core-state/core.js';
 import { createHasher } from '../observe/hash.js';
 import { parseExpectations, type Expectation } from '../verify/expectation.js';
+import { layoutOfExpectation, layoutOfText, type AnyExpectation } from '../verify/expectations.js';
+import { parseGreengrassV2Expectation } from '../verify/greengrass-v2-expectation.js';
 import { selectForGroup } from '../verify/deploy-response.js';
 import { readGroup } from '../observe/observe.js';
 import { readInput } from '../config/load.js';
@@ -19,13 +22,15 @@ const AGENT = defaultConfig({});
 
 export const VERIFY_HELP = `Usage: deploy-witness verify [options]
 
-Observes the core once, checks the Things Graph deployment against the
-expectation (if given) and the stored baseline, and prints the verdict.
-The first run for a group version lays down its baseline.
+Observes the core once, checks the deployment (Things Graph on Greengrass v1,
+or Greengrass v2) against the expectation (if given) and the stored baseline,
+and prints the verdict. The first run for a group version (v2: a deployment)
+lays down its baseline.
 
 Options:
 ${COMMON_HELP}
-  --json             print the report as JSON instead of a summary
+  --json             print the report as JSON instead of a summary (with several
+                     layouts verified, a JSON array of one report each)
 
 Hashing runs at full speed, one worker per core (at most ${ONE_SHOT_MAX_WORKERS}): a person is
 waiting. --hash-rate caps it (hashRateLimitMBps and hashConcurrency in --config
@@ -34,9 +39,11 @@ set both). The agent (run) keeps its background defaults: ${AGENT.hashRateLimitM
 --expect also takes what get-system-instance or search-system-instances
 printed: of several system instances, the one for the group this core runs
 (the newest if several are). Their output has no deployment ID: it is then
-not compared.
+not compared. For Greengrass v2 (under greengrass/v2, or var/lib/greengrass
+for nucleus lite): what get-deployment printed (the core must run exactly its
+component versions from exactly that deployment), or list-effective-deployments.
 
-Exit status: 0 VERIFIED, 1 any other device state, 2 the command could not run.
+Exit status: 0 VERIFIED (every layout), 1 any other device state, 2 the command could not run.
 `;
 
 /** Person-named input: a get-system-instance output carries a definition of up to about 1 MB. */
@@ -50,10 +57,9 @@ export const EXPECT_MAX_BYTES = 4 * 1024 * 1024;
  */
 export async function loadExpectation(
   path: string | undefined,
-  opts: { observedGroup?: () => Promise<string | null>; timeoutMs?: number } = {},
-): Promise<Expectation | null> {
+  opts: { observedGroup?: () => Promise<string | null>; timeoutMs?: number; config?: Pick<Config, 'coreLayout'> } = {},
+): Promise<AnyExpectation | null> {
   if (path === undefined) return null;
-  const { observedGroup } = opts;
   let text: string;
   try {
     text = await readInput(path, EXPECT_MAX_BYTES, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
@@ -61,6 +67,23 @@ export async function loadExpectation(
     const why = err instanceof InputRefusedError ? err.detail : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
     throw new UsageError(`cannot read --expect ${path}: ${why}`);
   }
+  const e = layoutOfText(text) === 'greengrass-v2' ? greengrassV2Expectation(path, text) : await thingsGraphExpectation(path, text, opts);
+  const chosen = opts.config?.coreLayout;
+  if (chosen !== undefined && chosen !== 'auto' && chosen !== layoutOfExpectation(e)) {
+    const what = layoutOfExpectation(e) === 'greengrass-v2' ? 'Greengrass v2 output (aws greengrassv2 ...)' : 'Things Graph output (aws iotthingsgraph ...)';
+    throw new UsageError(`--expect ${path} is ${what}, but the layout to verify is ${chosen}: drop --layout, or give the other command's output`);
+  }
+  return e;
+}
+
+function greengrassV2Expectation(path: string, text: string): AnyExpectation {
+  const parsed = parseGreengrassV2Expectation(text, { maxBytes: EXPECT_MAX_BYTES });
+  if (!parsed.ok) throw new UsageError(`--expect ${path}: ${parsed.error}`);
+  return parsed.expectation;
+}
+
+async function thingsGraphExpectation(path: string, text: string, opts: { observedGroup?: () => Promise<string | null> }): Promise<Expectation> {
+  const { observedGroup } = opts;
   const parsed = parseExpectations(text, { maxBytes: EXPECT_MAX_BYTES });
   if (!parsed.ok) throw new UsageError(`--expect ${path}: ${parsed.error}`);
   const list = parsed.expectations;
@@ -98,28 +121,28 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       const g = await readGroup(config.root, config.layout);
       return g.state === 'ok' ? g.definition.groupId : null;
     },
+    config,
     ...(inputTimeoutMs(values) !== undefined ? { timeoutMs: inputTimeoutMs(values) } : {}),
   });
   const hasher = createHasher({ concurrency: config.hashConcurrency, rateLimitMBps: config.hashRateLimitMBps });
   const progress = progressLine(io.stderr);
   const health = healthProvider(config);
   try {
-    const { report } = await verifyOnce({
+    const { reports } = await verifyCore({
       config,
       hasher,
-      expectation,
+      expectations: expectation ? [expectation] : [],
       agentVersion: VERSION,
       requestId: expectation?.requestId ?? null,
       onProgress: (p) => progress.update(p),
       health,
     });
     progress.done();
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report, {
-      root: config.root,
-      stateDir: config.stateDir,
-      hashing: { rateLimitMBps: config.hashRateLimitMBps, workers: config.hashConcurrency },
-    }));
-    return report.status === 'VERIFIED' ? 0 : 1;
+    // One layout: its report, as always; several: one report each (an array, or a summary each).
+    const json = reports.length === 1 ? reports[0] : reports;
+    const ctx = { root: config.root, stateDir: config.stateDir, hashing: { rateLimitMBps: config.hashRateLimitMBps, workers: config.hashConcurrency } };
+    io.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : reports.map((r) => formatSummary(r, ctx)).join('\n'));
+    return reports.every((r) => r.status === 'VERIFIED') ? 0 : 1;
   } finally {
     health.close();
     await hasher.close();

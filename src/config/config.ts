@@ -5,8 +5,8 @@
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DEFAULT_ARCHIVE_LIMITS, DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS,
-  type ArchiveLimits, type LayoutConfig, type LogPatterns,
+  DEFAULT_ARCHIVE_LIMITS, DEFAULT_GREENGRASS_V2_LAYOUT, DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS,
+  type ArchiveLimits, type GreengrassV2LayoutConfig, type LayoutConfig, type LogPatterns,
 } from './layout.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 
@@ -38,11 +38,21 @@ export interface Config {
   /** Also report ERRORED to Greengrass while the deployment is not VERIFIED. */
   erroredWhenUnverified: boolean;
   mqtt: MqttConfig;
+  /**
+   * Which layout to verify: Things Graph on Greengrass v1, Greengrass v2, or
+   * auto (the expectation's shape decides; without one, every layout on disk).
+   */
+  coreLayout: CoreLayoutChoice;
   layout: LayoutConfig;
+  /** Where the Greengrass v2 root is under root, and the nucleus log's name. */
+  greengrassV2: GreengrassV2LayoutConfig;
   logPatterns: LogPatterns;
   archiveLimits: ArchiveLimits;
   health: { flowWindowMinutes: number; diskLowPercent: number };
 }
+
+export const CORE_LAYOUT_CHOICES = ['auto', 'thingsgraph-v1', 'greengrass-v2'] as const;
+export type CoreLayoutChoice = (typeof CORE_LAYOUT_CHOICES)[number];
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -71,7 +81,9 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
     debounceMs: 200,
     erroredWhenUnverified: false,
     mqtt: { port: 8883 },
+    coreLayout: 'auto',
     layout: { ...DEFAULT_LAYOUT },
+    greengrassV2: { ...DEFAULT_GREENGRASS_V2_LAYOUT },
     logPatterns: { ...DEFAULT_LOG_PATTERNS },
     archiveLimits: { ...DEFAULT_ARCHIVE_LIMITS },
     health: { flowWindowMinutes: 15, diskLowPercent: 10 },
@@ -151,7 +163,7 @@ function relPath(v: unknown, key: string): string {
 const KNOWN = new Set([
   'root', 'stateDir', 'thingName', 'topicPrefix', 'heartbeatCron', 'rescanCron', 'fullRehashCron', 'hashRateLimitMBps',
   'hashConcurrency', 'logLevel', 'watchBudget', 'debounceMs', 'erroredWhenUnverified', 'mqtt', 'layout', 'logPatterns',
-  'archiveLimits', 'health',
+  'archiveLimits', 'health', 'coreLayout', 'greengrassV2',
   // Greengrass keeps these beside the component's own keys.
   'accessControl',
 ]);
@@ -192,6 +204,13 @@ export function applyConfig(base: Config, raw: unknown, source: string): Config 
       case 'erroredWhenUnverified': c.erroredWhenUnverified = bool(v, k(key)); break;
       case 'mqtt': c.mqtt = applyMqtt(c.mqtt, v, k(key)); break;
       case 'layout': c.layout = applyLayout(c.layout, v, k(key)); break;
+      case 'coreLayout': {
+        const l = text(v, k(key));
+        if (!(CORE_LAYOUT_CHOICES as readonly string[]).includes(l)) throw new ConfigError(`${k(key)} must be one of ${CORE_LAYOUT_CHOICES.join(', ')}, got ${JSON.stringify(l)}`);
+        c.coreLayout = l as CoreLayoutChoice;
+        break;
+      }
+      case 'greengrassV2': c.greengrassV2 = applyGreengrassV2(c.greengrassV2, v, k(key)); break;
       case 'logPatterns': {
         if (!isObj(v)) throw new ConfigError(`${k(key)} must be an object`);
         for (const [pk, pv] of Object.entries(v)) {
@@ -253,6 +272,20 @@ function applyLayout(base: LayoutConfig, v: unknown, key: string): LayoutConfig 
       case 'groupJson': case 'deploymentDir': case 'thingsGraphDir': case 'userLogDir': case 'systemLogDir':
         l[lk] = relPath(lv, kk);
         break;
+      default: throw new ConfigError(`${key}: unknown key ${lk}`);
+    }
+  }
+  return l;
+}
+
+function applyGreengrassV2(base: GreengrassV2LayoutConfig, v: unknown, key: string): GreengrassV2LayoutConfig {
+  if (!isObj(v)) throw new ConfigError(`${key} must be an object`);
+  const l = { ...base };
+  for (const [lk, lv] of Object.entries(v)) {
+    const kk = `${key}.${lk}`;
+    switch (lk) {
+      case 'rootPath': case 'liteRootPath': l[lk] = relPath(lv, kk); break;
+      case 'nucleusLogPattern': l[lk] = regex(lv, kk); break;
       default: throw new ConfigError(`${key}: unknown key ${lk}`);
     }
   }

@@ -78,3 +78,22 @@ export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
   maxPathDepth: 32,
   maxRatio: 200,
 };
+
+/**
+ * Where a Greengrass v2 root sits under --root, and the shapes read there.
+ * Paths are relative to --root. The Java nucleus's root is {kernel:rootPath}
+ * (installer --root, /greengrass/v2 by default); nucleus lite's is
+ * system.rootPath (/var/lib/greengrass by default).
+ */
+export interface GreengrassV2LayoutConfig {
+  rootPath: string;
+  liteRootPath: string;
+  /** Regex (source) for the nucleus log and its rotated siblings under <root>/logs; group 1 is the rotation suffix. */
+  nucleusLogPattern: string;
+}
+
+export const DEFAULT_GREENGRASS_V2_LAYOUT: GreengrassV2LayoutConfig = {
+  rootPath: 'greengrass/v2',
+  liteRootPath: 'var/lib/greengrass',
+  nucleusLogPattern: '^greengrass(_\\d{4}_\\d{2}_\\d{2}_\\d{2}_\\d+)?\\.log$',
+};

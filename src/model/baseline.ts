@@ -11,3 +11,6 @@ export interface Baseline {
   treeDigest: string;
   units: UnitDigest[];
 }
+
+/** What the report says of the baseline: laid down by this pass, compared with, or none to use. */
+export type BaselineState = 'created' | 'compared' | 'none';

@@ -35,6 +35,17 @@ export const FINDING_CODES = {
   BASELINE_REPLACED: { severity: 'warning', category: 'agent' },
   FLOW_ERRORS: { severity: 'warning', category: 'health' },
   DISK_LOW: { severity: 'warning', category: 'health' },
+  // Greengrass v2 (see docs/greengrass-v2-layout.md).
+  COMPONENT_VERSION_MISMATCH: { severity: 'error', category: 'mismatch' },
+  COMPONENT_MISSING: { severity: 'error', category: 'failed' },
+  COMPONENT_BROKEN: { severity: 'error', category: 'failed' },
+  // An ongoing deployment has not landed yet: not a fault, but nothing can be verified until it ends.
+  DEPLOYMENT_IN_PROGRESS: { severity: 'error', category: 'agent' },
+  DEPLOYMENT_RECORD_INVALID: { severity: 'error', category: 'tampered' },
+  RECIPE_INVALID: { severity: 'error', category: 'tampered' },
+  ARTIFACT_DIGEST_MISMATCH: { severity: 'error', category: 'tampered' },
+  ARTIFACT_UNVERIFIABLE: { severity: 'warning', category: 'agent' },
+  COMPONENT_ERRORED: { severity: 'warning', category: 'health' },
 } as const satisfies Record<string, { severity: Severity; category: Category }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -2,6 +2,7 @@
 // mean "not there" (as opposed to "there, but unreadable"), and how a path on
 // disk becomes the root-relative POSIX path that findings and reports carry.
 import { relative, sep } from 'node:path';
+import { InputRefusedError, readRegularText } from '../io/guarded-read.js';
 
 /** ENOENT or ENOTDIR: the file, or a folder on its way, is not there. Anything else is a problem to report. */
 export function isMissing(err: unknown): boolean {
@@ -28,4 +29,27 @@ export function rootRelative(root: string, abs: string): string {
 export function insideRoot(root: string, abs: string): string | null {
   const r = rootRelative(root, abs);
   return r === '' || r === '..' || r.startsWith('../') ? null : r;
+}
+
+/** A small file of the core read whole, or why not: for readers that turn each case into a record or a finding. */
+export type DeviceText =
+  | { state: 'ok'; text: string }
+  | { state: 'missing' }
+  | { state: 'unreadable'; code: string; reason: string }
+  | { state: 'invalid'; reason: string };
+
+/**
+ * Reads a regular file of the core as UTF-8 through the guarded reader: a
+ * link, FIFO, device or folder in its place, more than `maxBytes` or bytes that
+ * are not UTF-8 are `invalid` (what the file is), an I/O error `unreadable`.
+ */
+export async function readDeviceText(abs: string, maxBytes: number): Promise<DeviceText> {
+  try {
+    return { state: 'ok', text: await readRegularText(abs, { maxBytes }) };
+  } catch (err) {
+    if (err instanceof InputRefusedError) return { state: 'invalid', reason: err.detail };
+    if (isMissing(err)) return { state: 'missing' };
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    return { state: 'unreadable', code: typeof code === 'string' ? code : 'EIO', reason: (err as Error).message };
+  }
 }

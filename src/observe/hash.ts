@@ -115,6 +115,8 @@ export async function hashFile(absPath: string | Buffer, opts: HashFileOptions =
 export interface Hasher {
   /** Files hashed at once (= open files at most). */
   readonly concurrency: number;
+  /** The cap the hashing is held to, for other reads of the same bytes (archive contents) to share. */
+  readonly limiter?: RateLimiter;
   hash(absPath: string | Buffer, opts?: { signal?: AbortSignal }): Promise<FileHash>;
   /** Rejects queued work, stops the workers; in-flight files are closed before it resolves. */
   close(): Promise<void>;
@@ -297,6 +299,7 @@ function inThreadHasher(concurrency: number, limiter: RateLimiter | undefined, m
 
   return {
     concurrency,
+    ...(limiter ? { limiter } : {}),
     hash(absPath, o = {}) {
       const { promise } = submit(queue, closed, absPath, o.signal);
       pump();
@@ -432,6 +435,7 @@ function workerHasher(concurrency: number, limiter: RateLimiter | undefined, max
 
   return {
     concurrency,
+    ...(limiter ? { limiter } : {}),
     hash(absPath, o = {}) {
       const { promise } = submit(queue, closed, absPath, o.signal);
       pump();

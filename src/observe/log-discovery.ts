@@ -104,11 +104,11 @@ async function listFolder(root: string, dir: string, pattern: RegExp): Promise<L
 }
 
 /** A folder's files, or none and a finding when it exists but cannot be listed. */
-async function listOrFind(root: string, dir: string, pattern: RegExp, findings: Finding[]): Promise<LogFile[]> {
+async function listOrFind(root: string, dir: string, pattern: RegExp, findings: Finding[], what = 'logs'): Promise<LogFile[]> {
   try {
     return await listFolder(root, dir, pattern);
   } catch (err) {
-    findings.push(finding('FILE_UNREADABLE', `cannot list logs: ${(err as Error).message}`, { path: rootRelative(root, dir), actual: errorCode(err) }));
+    findings.push(finding('FILE_UNREADABLE', `cannot list ${what}: ${(err as Error).message}`, { path: rootRelative(root, dir), actual: errorCode(err) }));
     return [];
   }
 }
@@ -117,9 +117,17 @@ const readable = (files: LogFile[]) => files.filter((f) => !COMPRESSED.test(f.na
 
 /** runtime.log and its rotated siblings in `<systemLogDir>/`. */
 export async function discoverRuntimeLogs(root: string, layout: LayoutConfig): Promise<LogSet> {
-  const dir = join(root, layout.systemLogDir);
+  return discoverLogFolder(root, layout.systemLogDir, new RegExp(layout.runtimeLogPattern));
+}
+
+/**
+ * One log in one folder (root-relative `dirRel`): the files matching `pattern`,
+ * by the rules above. `what` names the folder in the finding when it cannot be listed.
+ */
+export async function discoverLogFolder(root: string, dirRel: string, pattern: RegExp, what = 'logs'): Promise<LogSet> {
+  const dir = join(root, dirRel);
   const findings: Finding[] = [];
-  const files = await listOrFind(root, dir, new RegExp(layout.runtimeLogPattern), findings);
+  const files = await listOrFind(root, dir, pattern, findings, what);
   return { dir, files: readable(files), findings };
 }
 

@@ -70,16 +70,17 @@ export async function readLogLines(
   }
 }
 
-/** What a tail folds its lines into (the reducers of logs.ts). */
-export interface LogReducer<S> {
-  add(ev: LogEvent, fallbackTime?: string): void;
+/** What a tail folds its lines into (the reducers of logs.ts, or any reducer of events E). */
+export interface LogReducer<S, E = LogEvent> {
+  add(ev: E, fallbackTime?: string): void;
   result(): S;
 }
 
-export interface LogTailOptions<S> {
+export interface LogTailOptions<S, E = LogEvent> {
   discover: () => Promise<LogSet>;
-  reducer: () => LogReducer<S>;
-  patterns: CompiledPatterns;
+  reducer: () => LogReducer<S, E>;
+  /** One line to its event, or null for a line that says nothing. */
+  classify: (line: string) => E | null;
   maxLineBytes?: number;
 }
 
@@ -88,14 +89,14 @@ const unreadable = (f: LogFile, reason: string, code?: string) =>
   finding('FILE_UNREADABLE', `cannot read log: ${reason}`, { path: f.rel, ...(code !== undefined ? { actual: code } : {}) });
 
 /** One log (ThingsGraph.log or runtime.log, rotated siblings included), kept current. */
-export class LogTail<S> {
+export class LogTail<S, E = LogEvent> {
   private set: LogSet | null = null;
-  private reducer: LogReducer<S>;
+  private reducer: LogReducer<S, E>;
   private cursor: LogCursor | null = null;
   private files: string[] = [];
   private readFindings: Finding[] = [];
 
-  constructor(private readonly opts: LogTailOptions<S>) {
+  constructor(private readonly opts: LogTailOptions<S, E>) {
     this.reducer = opts.reducer();
   }
 
@@ -146,10 +147,10 @@ export class LogTail<S> {
     return true;
   }
 
-  private feed(reducer: LogReducer<S>, lines: Iterable<string>, mtimeMs: number | undefined): void {
+  private feed(reducer: LogReducer<S, E>, lines: Iterable<string>, mtimeMs: number | undefined): void {
     const fallback = mtimeMs === undefined ? undefined : new Date(mtimeMs).toISOString();
     for (const line of lines) {
-      const ev = classifyLine(line, this.opts.patterns);
+      const ev = this.opts.classify(line);
       if (ev) reducer.add(ev, fallback);
     }
   }
@@ -188,7 +189,7 @@ export class LogTail<S> {
         f.path,
         (line, mtimeMs) => {
           fallback ??= new Date(mtimeMs).toISOString();
-          const ev = classifyLine(line, this.opts.patterns);
+          const ev = this.opts.classify(line);
           if (ev) reducer.add(ev, fallback);
         },
         maxLineBytes === undefined ? {} : { maxLineBytes },
@@ -208,7 +209,7 @@ export function thingsGraphLogTail(root: string, layout: LayoutConfig, patterns:
   return new LogTail({
     discover: () => discoverThingsGraphLogs(root, layout),
     reducer: () => new ThingsGraphLogReducer({ timeline: opts.timeline === true }),
-    patterns,
+    classify: (line) => classifyLine(line, patterns),
     ...(opts.maxLineBytes !== undefined ? { maxLineBytes: opts.maxLineBytes } : {}),
   });
 }
@@ -217,7 +218,7 @@ export function runtimeLogTail(root: string, layout: LayoutConfig, patterns: Com
   return new LogTail({
     discover: () => discoverRuntimeLogs(root, layout),
     reducer: () => new RuntimeLogReducer(),
-    patterns,
+    classify: (line) => classifyLine(line, patterns),
     ...(opts.maxLineBytes !== undefined ? { maxLineBytes: opts.maxLineBytes } : {}),
   });
 }

@@ -1,7 +1,7 @@
 // The cloud protocol as a ReportSink: each report becomes its messages (the
 // report, numbered parts when findings do not fit, the shadow summary), each
 // heartbeat one message, all through the durable outbox, in order.
-import type { Report } from '../verify/report.js';
+import type { AnyReport } from '../verify/report.js';
 import type { Outbox } from './outbox.js';
 import { reportMessages, type Heartbeat, type Topics } from './protocol.js';
 import type { ReportSink } from './sink.js';
@@ -12,10 +12,10 @@ export class ProtocolSink implements ReportSink {
   constructor(
     private readonly outbox: Outbox,
     private readonly topics: Topics,
-    private readonly onReport?: (r: Report) => void,
+    private readonly onReport?: (r: AnyReport) => void,
   ) {}
 
-  async report(report: Report): Promise<void> {
+  async report(report: AnyReport): Promise<void> {
     // Spooled (and fsynced) before this resolves; sending happens in the background.
     for (const m of reportMessages(report, this.topics)) await this.outbox.enqueue(m);
     this.onReport?.(report);

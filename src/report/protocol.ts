@@ -3,7 +3,9 @@
 // heartbeat and the named-shadow summary. Pure.
 import { decodeUtf8Strict } from '../model/strict-json.js';
 import type { Finding } from '../model/findings.js';
-import type { Report } from '../verify/report.js';
+import { greengrassV2ShadowFields } from '../verify/greengrass-v2-report.js';
+import type { AnyReport, LayoutName } from '../verify/report.js';
+import { STATUSES, type Status } from '../verify/verdict.js';
 import type { OutboundMessage } from './transport.js';
 
 /** AWS IoT Core's MQTT payload limit. */
@@ -44,6 +46,16 @@ export function groupExpectedTopic(prefix: string, groupId: string): string {
   return `${prefix}/groups/${groupId}/expected`;
 }
 
+/**
+ * Where the cloud sends one Greengrass v2 expectation for every core of a
+ * thing group: each agent subscribes to the topics of the thing groups its
+ * deployments name (and moves when they change).
+ */
+export function thingGroupExpectedTopic(prefix: string, thingGroup: string): string {
+  if (!thingGroup || /[#+/]/.test(thingGroup)) throw new Error(`thing group "${thingGroup}" cannot be used in a topic`);
+  return `${prefix}/thinggroups/${thingGroup}/expected`;
+}
+
 /** The wildcard the cloud side subscribes to for every device's report. */
 export function reportWildcard(prefix: string): string {
   return `${prefix}/+/report`;
@@ -78,13 +90,13 @@ export interface ReportPart {
  * Cuts a report to fit `max` bytes: as many findings as fit stay in it (with
  * findingsTruncated), and the full list follows in numbered parts.
  */
-export function fitReport(report: Report, max = MAX_PAYLOAD): { report: Report; parts: ReportPart[] } {
+export function fitReport<R extends AnyReport>(report: R, max = MAX_PAYLOAD): { report: R; parts: ReportPart[] } {
   if (bytes(report) <= max) return { report, parts: [] };
   const all = report.findings;
   // Binary search for the most findings that fit with the flag set.
   let lo = 0;
   let hi = all.length;
-  const withN = (n: number): Report => ({ ...report, findings: all.slice(0, n), findingsTruncated: true });
+  const withN = (n: number): R => ({ ...report, findings: all.slice(0, n), findingsTruncated: true });
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
     if (bytes(withN(mid)) <= max) lo = mid;
@@ -102,7 +114,7 @@ export function fitReport(report: Report, max = MAX_PAYLOAD): { report: Report; 
   return { report: main, parts: splitFindings(report, all, max) };
 }
 
-function splitFindings(report: Report, all: Finding[], max: number): ReportPart[] {
+function splitFindings(report: AnyReport, all: Finding[], max: number): ReportPart[] {
   const chunks: Finding[][] = [];
   const empty: ReportPart = { schema: 'deploy-witness/report-part', schemaVersion: 1, thing: report.thing, sequence: report.sequence, part: 999999, of: 999999, findings: [] };
   const overhead = bytes(empty);
@@ -135,24 +147,38 @@ export interface Heartbeat {
   thing: string | null;
   online: boolean;
   time: string;
-  status: Report['status'] | null;
+  /** The status of the newest report; with several layouts, the gravest (MISMATCH before FAILED ... before VERIFIED). */
+  status: AnyReport['status'] | null;
   /** The sequence of the newest report. */
   sequence: number | null;
-  counts: Report['counts'];
+  /** The findings counted over the newest report of every layout. */
+  counts: AnyReport['counts'];
+  /** Each layout's newest report. */
+  layouts?: { layout: LayoutName; status: Status; sequence: number | null }[];
   health?: unknown;
 }
 
-export function heartbeat(report: Report | null, thing: string | null, now: Date, health?: unknown): Heartbeat {
+/** Statuses gravest first, as the verdict's precedence orders them. */
+const GRAVITY: readonly Status[] = ['MISMATCH', 'FAILED', 'TAMPERED', 'INCOMPLETE', 'VERIFIED'];
+
+/** `reports`: the newest report of each layout (or the one report, or none yet). */
+export function heartbeat(reports: AnyReport | readonly AnyReport[] | null, thing: string | null, now: Date, health?: unknown): Heartbeat {
+  const list: readonly AnyReport[] = reports === null ? [] : Array.isArray(reports) ? reports : [reports as AnyReport];
+  const counts: AnyReport['counts'] = {};
+  for (const r of list) for (const [k, n] of Object.entries(r.counts) as [keyof AnyReport['counts'], number][]) counts[k] = (counts[k] ?? 0) + n;
+  const statuses = list.map((r) => r.status);
+  const sequences = list.map((r) => r.sequence).filter((n): n is number => n !== null);
   const h: Heartbeat = {
     schema: 'deploy-witness/heartbeat',
     schemaVersion: 1,
     thing,
     online: true,
     time: now.toISOString(),
-    status: report?.status ?? null,
-    sequence: report?.sequence ?? null,
-    counts: report?.counts ?? {},
+    status: GRAVITY.find((g) => statuses.includes(g)) ?? null,
+    sequence: sequences.length > 0 ? Math.max(...sequences) : null,
+    counts,
   };
+  if (list.length > 0) h.layouts = list.map((r) => ({ layout: r.layout, status: r.status, sequence: r.sequence }));
   if (health !== undefined) h.health = health;
   return h;
 }
@@ -162,8 +188,29 @@ export function offlineHeartbeat(thing: string): Omit<Heartbeat, 'time'> & { tim
   return { schema: 'deploy-witness/heartbeat', schemaVersion: 1, thing, online: false, time: null, status: null, sequence: null, counts: {} };
 }
 
-/** The named shadow's reported state: a summary for fleet indexing, under 8 KB. */
-export function shadowSummary(report: Report): { state: { reported: Record<string, unknown> } } {
+/** Where a Greengrass v2 report's summary sits in the shadow's reported state. */
+export const SHADOW_V2_KEY = 'greengrassV2';
+
+/**
+ * The named shadow's reported state: a summary for fleet indexing, under 8 KB.
+ * A Things Graph report's summary is the reported state itself; a Greengrass
+ * v2 report's is nested under `greengrassV2`. A shadow update merges into what
+ * is there, so a device that reports both layouts keeps both summaries, and
+ * neither overwrites the other's status.
+ */
+export function shadowSummary(report: AnyReport): { state: { reported: Record<string, unknown> } } {
+  if (report.layout === 'greengrass-v2') {
+    const v2: Record<string, unknown> = {
+      status: report.status,
+      sequence: report.sequence,
+      time: report.generatedAt,
+      ...greengrassV2ShadowFields(report.observed),
+      expectationSha256: report.expectation?.sha256 ?? null,
+      counts: report.counts,
+      findings: report.findings.length,
+    };
+    return { state: { reported: { [SHADOW_V2_KEY]: v2 } } };
+  }
   const o = report.observed;
   const reported: Record<string, unknown> = {
     status: report.status,
@@ -187,7 +234,7 @@ export function shadowSummary(report: Report): { state: { reported: Record<strin
   return doc;
 }
 
-export function reportMessages(report: Report, topics: Topics): OutboundMessage[] {
+export function reportMessages(report: AnyReport, topics: Topics): OutboundMessage[] {
   const { report: main, parts } = fitReport(report);
   return [
     { topic: topics.report, payload: JSON.stringify(main), qos: 1, retain: true, kind: 'report' },
@@ -213,9 +260,13 @@ export function requestIdOf(text: string): string | null {
   }
 }
 
-/** `groupTopic`: the expected topic of the group the agent observes now (a former group's is ignored). */
-export function classifyInbound(topic: string, payload: Buffer, topics: Topics, groupTopic: string | null = null): Inbound {
-  if (topic === topics.expected || (groupTopic !== null && topic === groupTopic)) {
+/**
+ * `groupTopics`: the expected topics of the groups the agent follows now (the
+ * v1 group, the v2 thing groups); a former group's is ignored.
+ */
+export function classifyInbound(topic: string, payload: Buffer, topics: Topics, groupTopics: string | ReadonlySet<string> | null = null): Inbound {
+  const isGroup = typeof groupTopics === 'string' ? topic === groupTopics : groupTopics !== null && groupTopics.has(topic);
+  if (topic === topics.expected || isGroup) {
     const d = decodeUtf8Strict(payload);
     // The request ID is still echoed where it can be found, so the sender learns of the refusal.
     return d.ok ? { kind: 'expected', text: d.text } : { kind: 'expected-unreadable', error: `the expectation is ${d.error}`, requestId: requestIdOf(payload.toString('utf8')) };

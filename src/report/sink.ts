@@ -2,12 +2,12 @@
 // (protocol-sink.ts) speaks the cloud protocol over MQTT; the JSON-lines sink
 // here is for development and for cores that ship reports some other way.
 import { appendFile, rename, stat } from 'node:fs/promises';
-import type { Report } from '../verify/report.js';
+import type { AnyReport } from '../verify/report.js';
 import type { Heartbeat } from './protocol.js';
 
 export interface ReportSink {
   readonly name: string;
-  report(report: Report): Promise<void>;
+  report(report: AnyReport): Promise<void>;
   heartbeat(beat: Heartbeat): Promise<void>;
   close(): Promise<void>;
 }
@@ -36,7 +36,7 @@ export class JsonLinesSink implements ReportSink {
     this.size += Buffer.byteLength(line);
   }
 
-  report(report: Report): Promise<void> {
+  report(report: AnyReport): Promise<void> {
     return this.write(report);
   }
 

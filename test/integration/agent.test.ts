@@ -618,7 +618,7 @@ test('a report the sink refused goes out again at the next heartbeat', async (t)
         refuse = null;
         throw new Error('transport down');
       }
-      await sink.report(r);
+      await sink.report(r as Report);
     },
     heartbeat: (b) => sink.heartbeat(b),
     close: async () => {},

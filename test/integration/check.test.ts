@@ -15,7 +15,11 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { Report } from '../../src/verify/report.js';
-import type { CheckDocument } from '../../src/check/document.js';
+import type { CheckDocument as AnyCheckDocument } from '../../src/check/document.js';
+import type { Row } from '../../src/check/rows.js';
+
+/** A Things Graph check's document. */
+type CheckDocument = AnyCheckDocument<Row>;
 import { groupJson, makeCore } from '../../scripts/simulated-core.js';
 import { startMosquitto, type Broker, type Received } from '../lib/mosquitto.js';
 import { AGENT_BIN, canonicalSha256, directCore, type AgentProcess, type DirectCore } from '../lib/agent-process.js';

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCore, type CoreSpec, type MadeCore } from '../../scripts/simulated-core.js';
+import { makeV2Core, type MadeV2Core, type V2CoreSpec } from '../../scripts/simulated-v2-root.js';
 import { decodeFrame, FrameSplitter } from './ipc-frames.js';
 import { onLines } from './lines.js';
 
@@ -350,6 +351,45 @@ export async function directCore(opts: {
     },
     async stop() {
       stopFlow();
+      for (const a of agents) await a.term();
+    },
+  };
+}
+
+export interface DirectV2Core extends Omit<DirectCore, 'core' | 'shadow'> {
+  core: MadeV2Core;
+}
+
+/**
+ * A simulated Greengrass v2 root (scripts/simulated-v2-root.ts) whose nucleus
+ * knows the core as `thing`, and a way to run the agent on it over direct MQTT.
+ */
+export async function directV2Core(opts: {
+  dir: string;
+  thing: string;
+  broker: { host: string; port: number; certs: { clientCert: string; clientKey: string; ca: string } };
+  spec?: Omit<V2CoreSpec, 'root'>;
+}): Promise<DirectV2Core> {
+  const core = await makeV2Core({ ...opts.spec, ids: { ...opts.spec?.ids, thing: opts.thing }, root: join(opts.dir, 'root') });
+  const stateDir = join(opts.dir, 'state');
+  const agents: AgentProcess[] = [];
+  return {
+    core,
+    dir: opts.dir,
+    stateDir,
+    thing: opts.thing,
+    base: `deploy-witness/${opts.thing}`,
+    agents,
+    start(extra = [], env = {}, command) {
+      const a = startAgentProcess({
+        args: ['--root', core.root, '--state', stateDir, '--hash-rate', '0', ...mqttArgs(opts.broker), ...extra],
+        env,
+        ...(command ? { command } : {}),
+      });
+      agents.push(a);
+      return a;
+    },
+    async stop() {
       for (const a of agents) await a.term();
     },
   };

@@ -4,9 +4,16 @@
 // with buildReport(). Never hand-written report JSON: what check reads here is
 // what an agent would send.
 import type { Observation, UnitDigest } from '../../src/model/observation.js';
-import { finding } from '../../src/model/findings.js';
+import { DEFAULT_GREENGRASS_V2_LAYOUT } from '../../src/config/layout.js';
+import type { GreengrassV2Observation } from '../../src/model/greengrass-v2.js';
+import { finding, type Finding } from '../../src/model/findings.js';
+import type { Hasher } from '../../src/observe/hash.js';
+import { observeGreengrassV2 } from '../../src/observe/greengrass-v2/observe.js';
+import { judgeGreengrassV2 } from '../../src/verify/greengrass-v2.js';
+import { parseGreengrassV2Expectation, type GreengrassV2Expectation } from '../../src/verify/greengrass-v2-expectation.js';
+import { buildGreengrassV2Observed } from '../../src/verify/greengrass-v2-report.js';
 import { parseExpectation, type Expectation } from '../../src/verify/expectation.js';
-import { buildReport, type Report } from '../../src/verify/report.js';
+import { buildGreengrassV2Report, buildReport, type GreengrassV2Report, type Report } from '../../src/verify/report.js';
 import { judge } from '../../src/verify/verdict.js';
 import { healthyObservation } from './observation.js';
 
@@ -92,4 +99,51 @@ export function answerTo(d: SimDevice, envelopeText: string, ctx: ReportContextL
     });
   }
   return reportOf(d, parsed.expectation, { ...ctx, requestId: parsed.expectation.requestId ?? null });
+}
+
+// ---- Greengrass v2 ----
+// A simulated v2 core's word: the observation read by the agent's own v2
+// reader from a real simulated root (scripts/simulated-v2-root.ts), judged by
+// judgeGreengrassV2 against the expectation parsed by the agent's parser,
+// built by buildGreengrassV2Report. Devices of one variant share the
+// observation (the bytes are the same); each speaks for its own thing.
+
+export interface SimV2Device {
+  thing: string;
+  observation: GreengrassV2Observation;
+}
+
+/** What the agent's reader sees in a simulated v2 root. */
+export async function observeV2Root(root: string, hasher: Hasher): Promise<GreengrassV2Observation> {
+  return observeGreengrassV2({ root, layout: { ...DEFAULT_GREENGRASS_V2_LAYOUT }, hasher, platform: { os: 'linux', architecture: 'aarch64' } });
+}
+
+/** The thing groups a v2 device follows: the targets its report names. */
+export function v2ThingGroups(d: SimV2Device): string[] {
+  const targets = buildGreengrassV2Observed(d.observation, { baseline: { state: 'none', createdAt: null, treeDigest: null, deploymentId: null } }).targets;
+  return targets.filter((t) => t.startsWith('thinggroup/')).map((t) => t.slice('thinggroup/'.length));
+}
+
+export function v2ReportOf(d: SimV2Device, expectation: GreengrassV2Expectation | null, ctx: ReportContextLite, extra: Finding[] = []): GreengrassV2Report {
+  const verdict = judgeGreengrassV2({ observation: d.observation, baseline: null, expectation, extra });
+  return buildGreengrassV2Report(d.observation, verdict, expectation, {
+    agentVersion: 'sim', thing: d.thing, sequence: ctx.sequence, requestId: ctx.requestId ?? null, now: ctx.now ?? new Date(),
+    baseline: { state: 'none', createdAt: null, treeDigest: null, deploymentId: null },
+  });
+}
+
+/** What a v2 agent does with an envelope it receives: parse, judge, report (or refuse). */
+export function answerToV2(d: SimV2Device, envelopeText: string, ctx: ReportContextLite): GreengrassV2Report {
+  const parsed = parseGreengrassV2Expectation(envelopeText);
+  if (!parsed.ok) {
+    let requestId: string | null = null;
+    try {
+      const v = JSON.parse(envelopeText) as { requestId?: unknown };
+      if (typeof v.requestId === 'string') requestId = v.requestId;
+    } catch {
+      /* no request ID to echo */
+    }
+    return v2ReportOf(d, null, { ...ctx, requestId }, [finding('EXPECTATION_INVALID', `the expectation received cannot be used: ${parsed.error}`)]);
+  }
+  return v2ReportOf(d, parsed.expectation, { ...ctx, requestId: parsed.expectation.requestId ?? null });
 }

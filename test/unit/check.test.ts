@@ -8,9 +8,9 @@ import { parseExpectation } from '../../src/verify/expectation.js';
 import { canonicalJson, sha256Hex } from '../../src/verify/canonical.js';
 import { reportMessages, topicsFor } from '../../src/report/protocol.js';
 import type { Report } from '../../src/verify/report.js';
-import { planCheck, PlanError, type Plan } from '../../src/check/plan.js';
+import { planCheck, PlanError, type ThingsGraphPlan } from '../../src/check/plan.js';
 import { CheckSession } from '../../src/check/session.js';
-import { buildRows, outcomeOf, EXIT_CODES } from '../../src/check/rows.js';
+import { buildRows as buildAnyRows, outcomeOf, EXIT_CODES, type Row } from '../../src/check/rows.js';
 import { fleetConsistency, folderKey } from '../../src/check/consistency.js';
 import { checkDocument } from '../../src/check/document.js';
 import { clean, renderTable } from '../../src/check/render-table.js';
@@ -18,6 +18,9 @@ import { renderHtml } from '../../src/check/render-html.js';
 import { Exchange, type Clock } from '../../src/check/exchange.js';
 import { readAnswer } from '../../src/check/answer.js';
 import { answerTo, defaultUnits, reportOf, type SimDevice } from '../lib/sim-device.js';
+
+/** Rows of a Things Graph check. */
+const buildRows = (s: Parameters<typeof buildAnyRows>[0], now: number): Row[] => buildAnyRows(s, now) as Row[];
 
 const PREFIX = 'deploy-witness';
 
@@ -53,7 +56,7 @@ function device(n: number, over: Partial<SimDevice> = {}): SimDevice {
 let ids = 0;
 const newRequestId = () => `req-${++ids}`;
 
-function plan(ds: DeviceDeployment[], things: string[] = []): Plan {
+function plan(ds: DeviceDeployment[], things: string[] = []): ThingsGraphPlan {
   return planCheck({ prefix: PREFIX, deployments: ds, things, newRequestId });
 }
 

@@ -26,3 +26,15 @@ test('hints: drift hints say how to lay down a fresh baseline, with its file', (
   assert.match(hintFor('DEPLOYMENT_FAILED', { baseline: '' })!, /runtime\.log/);
   assert.match(hintFor('SYSTEM_INSTANCE_NOT_REGISTERED', { baseline: '' })!, /ThingsGraph\.log/);
 });
+
+test('hints: a Greengrass v2 core gets v2 words where both layouts share a code, and a line for every v2 code', () => {
+  for (const c of ['DEPLOYMENT_FAILED', 'DEPLOYMENT_ID_MISMATCH', 'RESOURCE_CORRUPT', 'UNSAFE_ARCHIVE_ENTRY', 'ARTIFACT_MODIFIED'] as const) {
+    const v2 = hintFor(c, { baseline: '/s/baselines-greengrass-v2/d.json', layout: 'greengrass-v2' })!;
+    assert.notEqual(v2, hintFor(c, { baseline: '/s/baselines-greengrass-v2/d.json' }), c);
+    assert.doesNotMatch(v2, /Things Graph|runtime\.log|flow/, c);
+    assert.ok(v2.length <= 200, `${c}: ${v2.length} characters`);
+  }
+  assert.match(hintFor('DEPLOYMENT_FAILED', { baseline: '', layout: 'greengrass-v2' })!, /logs\/greengrass\.log/);
+  assert.match(hintFor('ARTIFACT_MODIFIED', { baseline: '/s/baselines-greengrass-v2/d.json', layout: 'greengrass-v2' })!, /delete \/s\/baselines-greengrass-v2\/d\.json/);
+  assert.match(hintFor('COMPONENT_BROKEN', { baseline: '', layout: 'greengrass-v2' })!, /greengrass-cli component restart/);
+});

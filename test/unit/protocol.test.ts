@@ -78,7 +78,7 @@ test('heartbeats: small, and the last will says offline', () => {
   const h = heartbeat(r, 'Pi-1', new Date('2026-11-24T10:05:00Z'), { flow: 'running' });
   assert.deepEqual({ ...h, counts: undefined }, {
     schema: 'deploy-witness/heartbeat', schemaVersion: 1, thing: 'Pi-1', online: true, time: '2026-11-24T10:05:00.000Z',
-    status: 'VERIFIED', sequence: 7, counts: undefined, health: { flow: 'running' },
+    status: 'VERIFIED', sequence: 7, counts: undefined, layouts: [{ layout: 'thingsgraph-v1', status: 'VERIFIED', sequence: 7 }], health: { flow: 'running' },
   });
   assert.equal(offlineHeartbeat('Pi-1').online, false);
 });

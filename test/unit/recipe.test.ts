@@ -54,8 +54,9 @@ test('accessControl: every topic the agent uses, each in its own direction, noth
       assert.ok(allowed('PublishToIoTCore', topic), `publish ${topic}`);
       assert.ok(!allowed('SubscribeToIoTCore', topic), `not subscribe ${topic}`);
     }
-    // The group topic `deploy-witness check` publishes to: <prefix>/groups/<groupId>/expected.
-    for (const topic of [t.expected, t.reportGet, 'deploy-witness/groups/4f5d2d2c-7c2f-4c8e-9d1a-1b2c3d4e5f60/expected']) {
+    // The group topics `deploy-witness check` publishes to: <prefix>/groups/<groupId>/expected (v1)
+    // and <prefix>/thinggroups/<name>/expected (v2).
+    for (const topic of [t.expected, t.reportGet, 'deploy-witness/groups/4f5d2d2c-7c2f-4c8e-9d1a-1b2c3d4e5f60/expected', 'deploy-witness/thinggroups/My_Fleet-1:a/expected']) {
       assert.ok(allowed('SubscribeToIoTCore', topic), `subscribe ${topic}`);
       assert.ok(!allowed('PublishToIoTCore', topic), `not publish ${topic}`);
     }
@@ -63,7 +64,7 @@ test('accessControl: every topic the agent uses, each in its own direction, noth
   for (const foreign of [
     'other/MyCore/report', 'deploy-witness/MyCore/other', 'deploy-witness/MyCore/report/part/x', 'deploy-witness/MyCore',
     '$aws/things/MyCore/shadow/update', '$aws/things/MyCore/shadow/name/other/update', '$aws/things/MyCore/shadow/name/deploy-witness/get',
-    'deploy-witness/groups/g/report', '#', 'deploy-witness/#', 'deploy-witness/+/report/#',
+    'deploy-witness/groups/g/report', 'deploy-witness/thinggroups/g/report', '#', 'deploy-witness/#', 'deploy-witness/+/report/#',
   ]) {
     assert.ok(!allowed('PublishToIoTCore', foreign) && !allowed('SubscribeToIoTCore', foreign), `${foreign} must not be allowed`);
   }
