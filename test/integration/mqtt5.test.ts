@@ -174,7 +174,7 @@ test('bad certificate and key paths give a clear error naming the option', TEST_
     /^Error: mqtt certPath: .*missing\.crt does not exist$/);
   await assert.rejects(transportFor(broker, { keyPath: c.clientCert }).start(r.handlers),
     /^Error: mqtt keyPath: .* is not a PEM private key$/);
-  await assert.rejects(transportFor(broker, { caPath: scratch }).start(r.handlers), /^Error: mqtt caPath: .* is not a file$/);
+  await assert.rejects(transportFor(broker, { caPath: scratch }).start(r.handlers), /^Error: mqtt caPath: .* is a folder, not a regular file$/);
   // A key given as the certificate: the message names it but never shows its content.
   await assert.rejects(transportFor(broker, { certPath: c.clientKey }).start(r.handlers), (err: Error) => {
     assert.match(err.message, /^mqtt certPath: .* is not a PEM certificate$/);
@@ -194,7 +194,7 @@ test('a client certificate from another CA is refused by the broker', TEST_TIMEO
   assert.equal(r.connects, 0);
   assert.equal(t.status().connected, false);
   assert.ok(t.status().connectFailures >= 2);
-  assert.match(r.failures[0]!.message, new RegExp(`connect to localhost:${broker.port} failed: \\S+`));
+  assert.match(r.failures[0]!.message, new RegExp(`^the broker at localhost:${broker.port} ended the TLS handshake: it does not accept the certificate certPath \\(\\S+client\\.crt\\).* \\(AWS_IO_TLS_\\w+\\)$`));
   await assert.rejects(t.publish(msg('dw/x', 'y')), /not connected/);
   await t.stop();
 });
