@@ -4,12 +4,15 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { watch } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
 import { runCli, BIN } from '../lib/cli-child.js';
 import { startAgentProcess } from '../lib/agent-process.js';
+import { onLines } from '../lib/lines.js';
 
 const T = { timeout: 120_000 };
 /** "At once": a command that cannot run says so in well under this (the state-folder loop ran for minutes). */
@@ -302,4 +305,97 @@ test('--expect - on a terminal says it reads standard input and how to end', T, 
   const piped = await runCli(['verify', '--root', s.core.root, '--state', s.state, '--expect', '-'], { stdin: expectation });
   assert.equal(piped.code, 0, piped.stderr);
   assert.doesNotMatch(piped.stderr, /reading the expectation/);
+});
+
+/** `run` as a child whose standard streams the test can close, as a reader that goes away (`| head -1`) does. */
+function startRunChild(args: string[]) {
+  const env = { ...process.env };
+  for (const k of ['AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT', 'SVCUID', 'AWS_IOT_THING_NAME']) delete env[k];
+  const child = spawn(process.execPath, [BIN, 'run', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = { stdout: [] as string[], stderr: [] as string[] };
+  const bus = new EventEmitter();
+  onLines(child.stdout, (l) => (lines.stdout.push(l), bus.emit('line')));
+  onLines(child.stderr, (l) => (lines.stderr.push(l), bus.emit('line')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const until = (pred: () => boolean, what: string, ms = 60_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (pred()) return resolve();
+      const timer = setTimeout(() => (bus.off('line', check), reject(new Error(`no ${what} within ${ms} ms:\n${lines.stderr.slice(-10).join('\n')}`))), ms);
+      const check = () => {
+        if (pred()) {
+          clearTimeout(timer);
+          bus.off('line', check);
+          resolve();
+        }
+      };
+      bus.on('line', check);
+    });
+  return { child, lines, exited, until };
+}
+
+/** Waits for the exit, killing the child past `ms` so a spinning process fails the test instead of hanging it. */
+async function exitWithin(r: ReturnType<typeof startRunChild>, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; hung: boolean }> {
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    r.child.kill('SIGKILL');
+  }, ms);
+  const e = await r.exited;
+  clearTimeout(timer);
+  return { ...e, hung };
+}
+
+test('run with the reports on stdout: a reader that goes away ends it cleanly, exit 0, once (also with stderr gone)', T, async (t) => {
+  for (const closeStderr of [false, true]) {
+    const s = await scratch(t);
+    const r = startRunChild(['--root', s.core.root, '--state', s.state]);
+    t.after(() => r.child.kill('SIGKILL'));
+    await r.until(() => r.lines.stdout.some((l) => l.includes('"deploy-witness/report"')) && r.lines.stderr.some((l) => l.includes('"agent started"')), 'first report');
+    const logged = r.lines.stderr.length;
+    // The reader leaves; the next report (a tamper, said at once) meets EPIPE.
+    r.child.stdout.destroy();
+    if (closeStderr) r.child.stderr.destroy();
+    await writeFile(join(s.core.root, s.core.paths.lambdaDir, 'config.json'), 'tampered\n');
+    const e = await exitWithin(r, AT_ONCE_MS * 2);
+    assert.equal(e.hung, false, `closeStderr=${closeStderr}: still running: ${r.lines.stderr.slice(-5).join('\n')}`);
+    assert.deepEqual([e.code, e.signal], [0, null], r.lines.stderr.join('\n'));
+    if (!closeStderr) {
+      const after = r.lines.stderr.slice(logged);
+      assert.ok(after.some((l) => /"message":"stopping","reason":"standard output closed \(EPIPE\): nobody reads the reports"/.test(l)), after.join('\n'));
+      assert.ok(!after.some((l) => /verification step failed|unexpected error/.test(l)), after.join('\n'));
+    }
+  }
+});
+
+test('run --report-file with its log reader gone keeps reporting to the file, and stops on SIGTERM', T, async (t) => {
+  const s = await scratch(t);
+  const file = join(s.dir, 'reports.jsonl');
+  const r = startRunChild(['--root', s.core.root, '--state', s.state, '--report-file', file]);
+  t.after(() => r.child.kill('SIGKILL'));
+  await r.until(() => r.lines.stdout.some((l) => l.includes('"agent started"')), 'agent started');
+  // Logs go to stdout here: its reader leaves, the next lines meet EPIPE.
+  r.child.stdout.destroy();
+  r.child.stderr.destroy();
+  await writeFile(join(s.core.root, s.core.paths.lambdaDir, 'config.json'), 'tampered\n');
+  const tampered = async () => (await readFile(file, 'utf8')).split('\n').some((l) => l.includes('"TAMPERED"'));
+  // The report file is written by the agent: watched by the test until the tamper report lands.
+  const deadline = Date.now() + 60_000;
+  await new Promise<void>((resolve, reject) => {
+    const watcher = watch(file, () => {
+      void tampered().then((yes) => {
+        if (yes) {
+          watcher.close();
+          resolve();
+        } else if (Date.now() > deadline) {
+          watcher.close();
+          reject(new Error('no TAMPERED report in the file'));
+        }
+      });
+    });
+    void tampered().then((yes) => yes && (watcher.close(), resolve()));
+  });
+  assert.equal(r.child.exitCode, null, 'still running without its log');
+  r.child.kill('SIGTERM');
+  const e = await exitWithin(r, AT_ONCE_MS);
+  assert.deepEqual([e.code, e.signal, e.hung], [0, null, false]);
 });
