@@ -13,6 +13,7 @@ import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
 import { runCli, BIN } from '../lib/cli-child.js';
 import { startAgentProcess } from '../lib/agent-process.js';
 import { onLines } from '../lib/lines.js';
+import { startMosquitto } from '../lib/mosquitto.js';
 
 const T = { timeout: 120_000 };
 /** "At once": a command that cannot run says so in well under this (the state-folder loop ran for minutes). */
@@ -398,4 +399,39 @@ test('run --report-file with its log reader gone keeps reporting to the file, an
   r.child.kill('SIGTERM');
   const e = await exitWithin(r, AT_ONCE_MS);
   assert.deepEqual([e.code, e.signal, e.hung], [0, null, false]);
+});
+
+test('a UTF-8 BOM at the start of --expect, --config and --response files is accepted; one inside is named, not shown', T, async (t) => {
+  const s = await scratch(t);
+  const BOM = '\uFEFF';
+  const expect = join(s.dir, 'expect.json');
+  await writeFile(expect, `${BOM}${JSON.stringify(s.core.expectation, null, 2)}`);
+  const jsonCfg = join(s.dir, 'witness.json');
+  await writeFile(jsonCfg, `${BOM}{"logLevel": "warn"}\n`);
+  const yamlCfg = join(s.dir, 'witness.yaml');
+  await writeFile(yamlCfg, `${BOM}logLevel: warn\n`);
+  for (const extra of [[], ['--config', jsonCfg], ['--config', yamlCfg]]) {
+    const r = await runCli(['verify', '--root', s.core.root, '--state', s.state, '--expect', expect, ...extra]);
+    assert.equal(r.code, 0, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, /VERIFIED/);
+  }
+  const piped = await runCli(['verify', '--root', s.core.root, '--state', s.state, '--expect', '-'], { stdin: `${BOM}${JSON.stringify(s.core.expectation)}` });
+  assert.equal(piped.code, 0, piped.stderr);
+
+  // check reads --response before it connects: with a BOM it gets as far as the connection.
+  const gone = await startMosquitto();
+  const port = gone.port;
+  await gone.stop();
+  const check = await runCli(['check', '--response', expect, '--endpoint', '127.0.0.1', '--port', String(port), '--connect-timeout', '2',
+    '--region', 'us-east-1'], { env: { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x' }, deadlineMs: 30_000 });
+  assert.equal(check.code, 2, check.stderr);
+  assert.match(check.stderr, /could not connect within 2 s/);
+  assert.doesNotMatch(check.stderr, /response|JSON/);
+
+  const inside = join(s.dir, 'inside.json');
+  await writeFile(inside, `{"summary": ${BOM}${JSON.stringify((s.core.expectation as { summary: unknown }).summary)}}`);
+  const bad = await runCli(['verify', '--root', s.core.root, '--state', s.state, '--expect', inside]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /unexpected character U\+FEFF \(a byte order mark\) at line 1 column 13/);
+  assert.ok(!bad.stderr.includes(BOM), 'the message never carries the invisible character itself');
 });
