@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     say(`5. Verified again: tree digest ${back.observed.treeDigest.slice(0, 16)}…, ${reports.length} reports in all`);
     await agent.stop();
     await hasher.close();
-    say('Done. Next: `deploy-witness verify --help`, `deploy-witness run --help`, README.md.');
+    say('Done. Next: `npx deploy-witness verify --help`, `npx deploy-witness run --help`, README.md.');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
