@@ -149,3 +149,24 @@ test('check with the wrong --ca ends at once, exit 2, with the sentence; a misma
   assert.equal(mismatched.code, 2, mismatched.stderr);
   assert.match(mismatched.stderr, /--key: \S+other-ca\/client\.key is not the private key of --cert \S+client\.crt/);
 });
+
+test('run against a broker that refuses the client as not authorized: the sentence names the certificate and the policy', T, async (t) => {
+  const strict = await startMosquitto({ allowAnonymous: false });
+  t.after(() => strict.stop());
+  const agent = runAgent(t, await core(), ['--endpoint', strict.host, '--port', String(strict.port), '--cert', strict.certs.clientCert, '--key', strict.certs.clientKey, '--ca', strict.certs.ca]);
+  const { line, ms } = await firstFailure(agent);
+  assert.match(String(line.error), new RegExp(
+    `^the broker at localhost:${strict.port} refused the connection as not authorized: the certificate --cert \\(mqtt\\.cert\\) must be active and attached to a policy that allows iot:Connect on client/\\S+ \\(CONNACK NotAuthorized\\)$`,
+  ), agent.dump());
+  assert.ok(ms < FEW_SECONDS_MS, `said after ${ms} ms`);
+  assert.equal(agent.running, true);
+});
+
+test('run with an endpoint that does not resolve: "cannot resolve", naming --endpoint', T, async (t) => {
+  // .invalid never resolves (RFC 6761), with or without a network.
+  const agent = runAgent(t, await core(), ['--endpoint', 'deploy-witness.invalid', '--port', String(broker.port), '--cert', c().clientCert, '--key', c().clientKey, '--ca', c().ca]);
+  // No bound on the time: how soon the resolver gives up is the resolver's, not ours.
+  const { line } = await firstFailure(agent);
+  assert.match(String(line.error), /^cannot resolve deploy-witness\.invalid: check --endpoint \(mqtt\.endpoint\) \(for AWS IoT Core: aws iot describe-endpoint --endpoint-type iot:Data-ATS\) and the DNS settings \(AWS_IO_DNS_\w+\)$/, agent.dump());
+  assert.equal(agent.running, true);
+});
