@@ -1,7 +1,8 @@
 // `verify` end to end on a simulated core holding 10,000 deployed files / 1 GiB:
 // the first run (no baseline: hash and lay it down) and a second run (hash and
 // compare), against sha256sum over the same files and the openssl limit, in the
-// same process. Warm cache, like the hash bench. Run alone: node dist/scripts/bench-verify.js
+// same process; then the command line itself with its defaults, as a person runs it. Warm cache, like the hash bench. Run alone: node dist/scripts/bench-verify.js
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,8 +12,31 @@ import { applyConfig, defaultConfig } from '../src/config/config.js';
 import { createHasher } from '../src/observe/hash.js';
 import { ensureTree, opensslBytesPerSecond, repoRoot, timeSha256sum } from './bench-hash.js';
 import { makeCore } from './simulated-core.js';
+import { oneShotConfig } from '../src/config/config.js';
+import type { Report } from '../src/verify/report.js';
+
+const CLI = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
 
 const MIB = 1024 * 1024;
+
+/**
+ * `deploy-witness verify` as a person runs it: the command line, its own
+ * defaults (no hashing flags), node's start included. Timed from spawn to exit.
+ */
+function timeCliVerify(root: string, stateDir: string): Promise<{ seconds: number; report: Report }> {
+  return new Promise((done, fail) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [CLI, 'verify', '--root', root, '--state', stateDir, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', fail);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - t0) / 1000;
+      if (code !== 0 && code !== 1) return fail(new Error(`verify exited ${code}`));
+      done({ seconds, report: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Report });
+    });
+  });
+}
 
 async function timeVerify(root: string, stateDir: string, concurrency: number) {
   const config = applyConfig(defaultConfig({}), { root, stateDir, hashRateLimitMBps: 0, hashConcurrency: concurrency }, 'bench');
@@ -76,6 +100,23 @@ export async function benchVerify(opts: { log: (line: string) => void; files?: n
         );
       }
     }
+    // The command line with its defaults: what a person at a prompt waits for.
+    const workers = oneShotConfig({}).hashConcurrency;
+    const cliState = join(stateDir, 'cli');
+    for (const name of ['first', 'rescan'] as const) {
+      const r = await timeCliVerify(root, cliState);
+      const want = name === 'first' ? 'created' : 'compared';
+      if (r.report.observed.baseline.state !== want) throw new Error(`the command line's ${name} run: baseline ${r.report.observed.baseline.state}`);
+      const k = `verify_cli_defaults_${name}`;
+      out[`${k}_seconds`] = r.seconds;
+      out[`${k}_MBps`] = mb(r.report.observed.bytesHashed) / r.seconds;
+      out[`${k}_ratio_sha256sum`] = shaSec / r.seconds;
+      log(
+        `  deploy-witness verify ${name === 'first' ? '(no baseline)  ' : '(with baseline)'} defaults (uncapped, ${workers} workers): ` +
+          `${r.seconds.toFixed(2)} s, ${out[`${k}_MBps`]!.toFixed(0)} MB/s, ${out[`${k}_ratio_sha256sum`]!.toFixed(2)}x sha256sum (${shaSec.toFixed(2)} s)`,
+      );
+    }
+    out.verify_cli_default_workers = workers;
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ import type { ReportSink } from '../src/report/sink.js';
 import { parseExpectation } from '../src/verify/expectation.js';
 import type { Report } from '../src/verify/report.js';
 import { VERSION } from '../src/version.js';
-import { makeCore } from './simulated-core.js';
+import { keepFlowRunning, makeCore } from './simulated-core.js';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -39,8 +39,10 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'deploy-witness-demo-'));
   try {
     const root = join(dir, 'core');
-    say(`1. Writing a simulated Greengrass v1 core after a Things Graph deployment to ${root}`);
+    say(`1. Writing a simulated Greengrass v1 core after a Things Graph deployment to ${root}, its flow running`);
     const core = await makeCore({ root });
+    // Its flow keeps running, as on a healthy core: a log that stops growing is FLOW_NOT_RUNNING a minute later.
+    const flow = await keepFlowRunning(core);
     const parsed = parseExpectation(JSON.stringify(core.envelope));
     if (!parsed.ok) throw new Error(parsed.error);
 
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
     say(`5. Verified again: tree digest ${back.observed.treeDigest.slice(0, 16)}…, ${reports.length} reports in all`);
     await agent.stop();
     await hasher.close();
+    await flow.stop();
     say('Done. Next: `npx deploy-witness verify --help`, `npx deploy-witness run --help`, README.md.');
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,10 +1,8 @@
 // `npm run fuzz:group`: seeded group.json fuzzing through `deploy-witness
 // verify --json` (a real process per case). Prints the counts: crashes, hangs
 // and VERIFIED verdicts on broken definitions must all be 0.
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fuzzGroups } from '../test/lib/group-fuzz.js';
-import { repoRoot } from './bench-hash.js';
+import { runFuzz, wholeFlag } from './fuzz-cli.js';
 
 const HELP = `Usage: fuzz-group [--cases N] [--seed S] [--workers W]
 
@@ -20,37 +18,12 @@ truncation, deep nesting, and valid variants) into simulated cores and runs
 Exit status: 0 all counts clean, 1 a crash, a hang or a broken definition verified, 2 bad flags.
 `;
 
-function whole(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) === 0) {
-    console.error(`fuzz-group: --${name} takes a positive whole number, not ${JSON.stringify(v)}`);
-    process.exit(2);
-  }
-  return Number(v);
-}
-
-async function main(): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      options: { cases: { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }).values;
-  } catch (err) {
-    console.error(`fuzz-group: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const n = whole(values.cases, 'cases', 2000);
-  const first = values.seed === undefined ? 1 : whole(values.seed, 'seed', 1);
-  const workers = whole(values.workers, 'workers', 2);
-  const bin = join(repoRoot(), 'dist/src/cli/bin.js');
+async function main(values: Record<string, string | undefined>): Promise<number> {
+  const n = wholeFlag(values, 'cases', 2000, true);
+  const first = wholeFlag(values, 'seed', 1, true);
+  const workers = wholeFlag(values, 'workers', 2, true);
   const t0 = performance.now();
   const t = await fuzzGroups({
-    bin,
     first,
     n,
     workers,
@@ -70,12 +43,4 @@ async function main(): Promise<number> {
   return t.crashes + t.hangs + t.verifiedBroken + t.brokenUnflagged === 0 && t.validVerified === t.valid ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+runFuzz('fuzz-group', HELP, ['cases', 'seed', 'workers'], main);

@@ -6,6 +6,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rm, symlink, truncate, utimes, wr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tar from 'tar';
+import { parseTriggerCadence } from '../src/observe/log-lines.js';
 
 export interface CoreIds {
   region: string;
@@ -54,6 +55,8 @@ export interface CoreSpec {
   engineFiles?: number;
   /** Lines carry `[<UTC timestamp>]` prefixes. */
   timestamps?: boolean;
+  /** The flow's trigger period in seconds (the log's "every N seconds"); default 10. */
+  cadenceSeconds?: number;
   /** group.json resources in the v1 API shape (default) or the {Type, Data} shape. */
   resourceShape?: 'api' | 'typeData';
   /** The flow archive's bytes, written as they are instead of the generated archive. */
@@ -137,7 +140,22 @@ function line(ts: boolean, at: Date, level: string, msg: string): string {
   return `${ts ? `[${at.toISOString()}]` : ''}[${level}]-${msg}\n`;
 }
 
-export function thingsGraphLogText(ids: CoreIds, opts: { timestamps: boolean; registered: boolean; start: Date }): string {
+/** The simulated flow's trigger, as the runtime logs it: "every N seconds". */
+export const DEFAULT_CADENCE_SECONDS = 10;
+
+/** One flow execution's lines, as ThingsGraph.log shows them. */
+export function executionText(ids: CoreIds, n: number, at: Date, timestamps: boolean): string {
+  let out = line(timestamps, at, 'INFO', 'FlowSchedulerClientGreengrassImpl: StartFlowExecution:');
+  out += line(timestamps, at, 'INFO', `flowInstanceId: ${ids.flowName}-exec-${n}`);
+  out += line(timestamps, at, 'INFO', `flowType: urn:tdm:${ids.region}/${ids.account}/default:workflow:${ids.flowName}`);
+  return out;
+}
+
+export function thingsGraphLogText(
+  ids: CoreIds,
+  opts: { timestamps: boolean; registered: boolean; start: Date; cadenceSeconds?: number },
+): string {
+  const cadence = opts.cadenceSeconds ?? DEFAULT_CADENCE_SECONDS;
   const t = (s: number) => new Date(opts.start.getTime() + s * 1000);
   const L = (s: number, level: string, m: string) => line(opts.timestamps, t(s), level, m);
   let out = '';
@@ -148,12 +166,8 @@ export function thingsGraphLogText(ids: CoreIds, opts: { timestamps: boolean; re
   if (opts.registered) out += L(4, 'INFO', `FlowsBootstrap: registered SDC: ${ids.systemInstanceId}`);
   out += L(5, 'INFO', 'Initialized ThingsGraph Runtime v1.2.3');
   if (opts.registered) {
-    out += L(6, 'INFO', 'Trigger expression condition: [every 10 seconds]');
-    for (let i = 0; i < 3; i++) {
-      out += L(10 + i * 10, 'INFO', 'FlowSchedulerClientGreengrassImpl: StartFlowExecution:');
-      out += L(10 + i * 10, 'INFO', `flowInstanceId: ${ids.flowName}-exec-${i}`);
-      out += L(10 + i * 10, 'INFO', `flowType: urn:tdm:${ids.region}/${ids.account}/default:workflow:${ids.flowName}`);
-    }
+    out += L(6, 'INFO', `Trigger expression condition: [every ${cadence} seconds]`);
+    for (let i = 0; i < 3; i++) out += executionText(ids, i, t(10 + i * cadence), opts.timestamps);
   }
   return out;
 }
@@ -247,7 +261,8 @@ export async function makeCore(spec: CoreSpec): Promise<MadeCore> {
   }
 
   const start = new Date(now.getTime() - 60_000);
-  await put(root, paths.thingsGraphLog, thingsGraphLogText(ids, { timestamps: ts, registered: variant !== 'not-registered', start }));
+  const cadence = spec.cadenceSeconds !== undefined ? { cadenceSeconds: spec.cadenceSeconds } : {};
+  await put(root, paths.thingsGraphLog, thingsGraphLogText(ids, { timestamps: ts, registered: variant !== 'not-registered', start, ...cadence }));
   if (variant === 'not-registered') {
     // The runtime restarted later and registered nothing this time.
     const again = thingsGraphLogText(ids, { timestamps: ts, registered: false, start: new Date(start.getTime() + 30_000) });
@@ -257,17 +272,7 @@ export async function makeCore(spec: CoreSpec): Promise<MadeCore> {
   await utimes(join(root, paths.thingsGraphLog), now, now);
 
   const expectation = {
-    summary: {
-      id: ids.systemInstanceId,
-      arn: `arn:aws:iotthingsgraph:${ids.region}:${ids.account}:Deployment/default/${ids.flowName}_V001`,
-      status: 'DEPLOYED_IN_TARGET',
-      target: 'GREENGRASS',
-      greengrassGroupName: `${ids.flowName}Group`,
-      createdAt: '2026-11-20T10:00:00.000Z',
-      updatedAt: '2026-11-20T10:05:00.000Z',
-      greengrassGroupId: ids.groupId,
-      greengrassGroupVersionId: ids.groupVersionId,
-    },
+    summary: systemInstanceSummary(ids),
     greengrassDeploymentId: ids.deploymentId,
   };
   const envelope = {
@@ -276,4 +281,71 @@ export async function makeCore(spec: CoreSpec): Promise<MadeCore> {
     resources: archiveSha256 ? [{ name: flowFile, sha256: archiveSha256 }] : [],
   };
   return { root, ids, expectation, envelope, paths, archiveSha256 };
+}
+
+// ---- a flow that keeps running ----
+//
+// A simulated core's log is written once: a minute later its flow has not run
+// within the window and verify says FLOW_NOT_RUNNING, as it must for a real
+// core. keepFlowRunning appends an execution at the cadence the log's trigger
+// line says, as the Things Graph runtime would, until stopped.
+
+export interface LiveFlow {
+  /** Executions appended so far. */
+  readonly appended: number;
+  readonly cadenceMs: number;
+  /** Stops appending; resolves once a write under way has finished. */
+  stop(): Promise<void>;
+}
+
+export async function keepFlowRunning(
+  core: Pick<MadeCore, 'root' | 'ids' | 'paths'>,
+  opts: { onAppend?: (n: number, at: Date) => void; onError?: (err: Error) => void } = {},
+): Promise<LiveFlow> {
+  const path = join(core.root, core.paths.thingsGraphLog);
+  const text = await readFile(path, 'utf8');
+  const trigger = [...text.matchAll(/Trigger expression condition: \[([^\]]*)\]/g)].at(-1)?.[1];
+  const cadenceMs = (trigger !== undefined ? parseTriggerCadence(trigger) : null) ?? DEFAULT_CADENCE_SECONDS * 1000;
+  // Go on with the log's own style and numbering.
+  const timestamps = /^\[\d{4}-/.test(text);
+  let next = (text.match(/StartFlowExecution:/g) ?? []).length;
+  let appended = 0;
+  let writing: Promise<void> = Promise.resolve();
+  const tick = () => {
+    const at = new Date();
+    const n = next++;
+    writing = writing
+      .then(() => appendFile(path, executionText(core.ids, n, at, timestamps)))
+      .then(() => {
+        appended++;
+        opts.onAppend?.(n, at);
+      }, (err: Error) => opts.onError?.(err));
+  };
+  tick();
+  const timer = setInterval(tick, cadenceMs);
+  return {
+    get appended() {
+      return appended;
+    },
+    cadenceMs,
+    async stop() {
+      clearInterval(timer);
+      await writing;
+    },
+  };
+}
+
+/** The system instance summary the AWS CLI prints for the simulated core's deployment. */
+export function systemInstanceSummary(ids: CoreIds): Record<string, unknown> {
+  return {
+    id: ids.systemInstanceId,
+    arn: `arn:aws:iotthingsgraph:${ids.region}:${ids.account}:Deployment/default/${ids.flowName}_V001`,
+    status: 'DEPLOYED_IN_TARGET',
+    target: 'GREENGRASS',
+    greengrassGroupName: `${ids.flowName}Group`,
+    createdAt: '2026-11-20T10:00:00.000Z',
+    updatedAt: '2026-11-20T10:05:00.000Z',
+    greengrassGroupId: ids.groupId,
+    greengrassGroupVersionId: ids.groupVersionId,
+  };
 }

@@ -47,6 +47,10 @@ export interface AgentStats {
   reports: number;
   heartbeats: number;
   batches: number;
+  /** Full passes and rescans performed (start, schedule, overflow, re-watch). */
+  passes: number;
+  /** Verdicts asked for by something other than a change: the health timer, a request. */
+  asked: number;
   bytesHashedByEvents: number;
   /** Bytes hashed by the newest event batch. */
   lastBatchBytes: number;
@@ -62,7 +66,7 @@ const within = (p: Promise<unknown>, ms: number) =>
 
 
 export class Agent {
-  readonly stats: AgentStats = { reports: 0, heartbeats: 0, batches: 0, bytesHashedByEvents: 0, lastBatchBytes: 0 };
+  readonly stats: AgentStats = { reports: 0, heartbeats: 0, batches: 0, passes: 0, asked: 0, bytesHashedByEvents: 0, lastBatchBytes: 0 };
   private readonly now: () => Date;
   private readonly lifecycle = new Lifecycle();
   private readonly queue = new WorkQueue(MAX_BATCH_PATHS);
@@ -285,6 +289,7 @@ export class Agent {
   private async perform(w: Work): Promise<void> {
     switch (w.kind) {
       case 'scan':
+        this.stats.passes += 1;
         await this.observing(() => this.core.fullPass(w.full ? 'full' : 'rescan'), w.full);
         return this.emit({ force: false, requestId: null });
       case 'paths': {
@@ -301,6 +306,7 @@ export class Agent {
         this.queue.add({ kind: 'scan', full: false });
         return;
       case 'report':
+        this.stats.asked += 1;
         return this.emit(w);
       case 'answer':
         for (const a of w.answers) await this.emit({ force: true, requestId: a.requestId, judgeBy: a.expectation });

@@ -354,6 +354,9 @@ export class Service {
     const msg = classifyInbound(topic, payload, this.topics, this.groupTopic);
     if (msg.kind === 'get') {
       this.agent.requestReport(msg.requestId);
+    } else if (msg.kind === 'expected-unreadable') {
+      this.opts.logger.warn('expectation rejected', { topic, error: msg.error });
+      this.agent.rejectExpectation(msg.error, msg.requestId);
     } else if (msg.kind === 'expected') {
       const parsed = parseExpectation(msg.text);
       if (!parsed.ok) {

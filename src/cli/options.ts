@@ -73,9 +73,12 @@ export function commonFlags(values: CommonValues): Record<string, unknown> {
   return flags;
 }
 
-/** Builds the configuration; throws ConfigError on a bad file or flag. */
-export async function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  let c = defaultConfig(env);
+/**
+ * Builds the configuration; throws ConfigError on a bad file or flag. `base`:
+ * the command's defaults (verify hashes at full speed, the agent capped).
+ */
+export async function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = process.env, base: Config = defaultConfig(env)): Promise<Config> {
+  let c = base;
   if (values.config) c = applyConfig(c, await readConfigFile(values.config, { timeoutMs: inputTimeoutMs(values) }), values.config);
   return applyConfig(c, commonFlags(values), 'flags', { names: FLAG_NAMES });
 }

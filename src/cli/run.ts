@@ -9,8 +9,10 @@ import { VERSION } from '../version.js';
 import { COMMON_HELP, COMMON_OPTIONS, commonFlags, FLAG_NAMES, inputTimeoutMs } from './options.js';
 import { loadExpectation } from './verify.js';
 import { UsageError, whenDead, type CommandIO } from './io.js';
-import { ConfigError } from '../config/config.js';
+import { ConfigError, defaultConfig } from '../config/config.js';
 import { healthProvider } from '../health/provider.js';
+
+const AGENT_DEFAULTS = defaultConfig({});
 
 export const RUN_HELP = `Usage: deploy-witness run [options]
 
@@ -37,6 +39,10 @@ ${COMMON_HELP}
   --ca FILE          CA certificate for the broker (default: system store)
   --thing NAME       thing name for topics (default: AWS_IOT_THING_NAME, else the
                      core thing in group.json); the client ID is <thing>-deploy-witness
+
+Hashing is capped for the background: ${AGENT_DEFAULTS.hashRateLimitMBps} MB/s and ${AGENT_DEFAULTS.hashConcurrency} worker by default
+(--hash-rate, or hashRateLimitMBps and hashConcurrency in --config); verify,
+a one-shot command, runs uncapped.
 
 Stops cleanly on SIGTERM or SIGINT.
 

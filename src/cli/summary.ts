@@ -1,6 +1,9 @@
 // The readable form of a report, for people at a terminal. Pure.
+import { posix } from 'node:path';
 import type { HealthSection } from '../health/health.js';
+import { ACCESS_DENIED_CODES, unreadablePlace, type Finding, type FindingCode } from '../model/findings.js';
 import type { Report } from '../verify/report.js';
+import { hintFor } from './hints.js';
 
 function isHealth(h: unknown): h is HealthSection {
   return typeof h === 'object' && h !== null && 'flow' in h && 'disks' in h && 'mem' in h;
@@ -8,20 +11,36 @@ function isHealth(h: unknown): h is HealthSection {
 
 const short = (h: string | null | undefined, n = 12) => (h ? (h.length > n ? `${h.slice(0, n)}…` : h) : '-');
 
-export function formatSummary(r: Report): string {
+/** What the command knows beyond the report, to make the advice concrete. */
+export interface SummaryContext {
+  /** The core's root (--root): places are named as they are on this machine. */
+  root?: string;
+  /** The state folder (--state): where a baseline to lay down afresh lives. */
+  stateDir?: string;
+  /** How the files were hashed: a slow run says why. */
+  hashing?: { rateLimitMBps: number; workers: number };
+}
+
+export function formatSummary(r: Report, ctx: SummaryContext = {}): string {
   const o = r.observed;
   const lines: string[] = [];
   lines.push(`deploy-witness: ${r.status}`);
+  const denied = deniedPlaces(r.findings);
+  // With places not read, "none" and "not observed" may only mean "not seen".
+  const unseen = denied.length > 0 || r.findings.some((f) => unreadablePlace(f) !== null) ? ' (or not readable: see below)' : '';
   const row = (k: string, v: string) => lines.push(`  ${k.padEnd(18)}${v}`);
-  row('core thing', o.coreThing ?? '-');
-  row('group', o.groupId ? `${o.groupId} version ${o.groupVersionId}` : '-');
-  row('deployment', o.deploymentId ? `${o.deploymentId} (from runtime.log)` : 'not observed (best effort on a v1 core)');
-  row('runtime', o.runtimeInitialized ? `initialized${o.runtimeVersion ? ` v${o.runtimeVersion}` : ''}` : 'not initialized since last start');
-  row('system instances', o.systemInstances.length ? o.systemInstances.join(', ') : 'none registered since last start');
+  // A group.json found missing or broken was read: its rows say no more than "-".
+  const groupSaid = r.findings.some((f) => f.code === 'GROUP_DEFINITION_MISSING' || f.code === 'GROUP_DEFINITION_INVALID');
+  const groupUnseen = groupSaid ? '' : unseen;
+  row('core thing', o.coreThing ?? `-${groupUnseen}`);
+  row('group', o.groupId ? `${o.groupId} version ${o.groupVersionId}` : `-${groupUnseen}`);
+  row('deployment', o.deploymentId ? `${o.deploymentId} (from runtime.log)` : `not observed (best effort on a v1 core)${unseen}`);
+  row('runtime', o.runtimeInitialized ? `initialized${o.runtimeVersion ? ` v${o.runtimeVersion}` : ''}` : `not initialized since last start${unseen}`);
+  row('system instances', o.systemInstances.length ? o.systemInstances.join(', ') : `none registered since last start${unseen}`);
   for (const a of o.archives) row('flow archive', `${a.path}  sha256 ${short(a.sha256)}  ${a.entryCount} entries`);
   const files = o.units.reduce((n, u) => n + u.files, 0);
-  row('deployed files', `${files} in ${o.units.length} folders, tree ${short(o.treeDigest)}`);
-  row('baseline', o.baseline.state === 'none' ? 'none (no usable group.json)' : `${o.baseline.state === 'created' ? 'created now' : 'compared'} (${o.baseline.createdAt})`);
+  row('deployed files', `${files} in ${o.units.length} folders, tree ${short(o.treeDigest)}${hashingText(ctx)}`);
+  row('baseline', baselineText(r, unseen !== ''));
   if (r.expectation) {
     row('expected', `${r.expectation.systemInstanceId} in group ${r.expectation.greengrassGroupId}`);
   } else {
@@ -30,8 +49,10 @@ export function formatSummary(r: Report): string {
   if (isHealth(r.health)) {
     const h = r.health;
     const f = h.flow;
-    row('flow', `${f.state}${f.last ? `, last run ${f.last}` : ''}, ${f.runs} runs and ${f.fails} failures in the last ${f.winS} s${f.bounds ? ' (times are file mtimes)' : ''}`);
+    if (f.state === 'unreadable') row('flow', `not known: ThingsGraph.log could not be read${f.runs > 0 ? ` (${f.runs} runs seen in the last ${f.winS} s)` : ''}`);
+    else row('flow', `${f.state}${f.last ? `, last run ${f.last}` : ''}, ${f.runs} runs and ${f.fails} failures in the last ${f.winS} s${f.bounds ? ' (times are file mtimes)' : ''}`);
     for (const d of h.disks) row('disk', `${d.path}: ${d.freePct}% free (${d.freeMB} of ${d.totalMB} MB)`);
+    if (h.disks.length === 0) row('disk', "not present (no folder of the core's layout under the root)");
     row('core', `memory ${h.mem.availMB} of ${h.mem.totalMB} MB available, load ${h.load.join(' ')}, up ${h.upS} s`);
   }
   if (r.findings.length > 0) {
@@ -39,10 +60,85 @@ export function formatSummary(r: Report): string {
     for (const f of r.findings) {
       lines.push(`  ${f.severity.toUpperCase().padEnd(8)}${f.code.padEnd(32)}${f.message}`);
       if (f.path) lines.push(`  ${''.padEnd(40)}at ${f.path}`);
-      if (f.expected !== undefined || f.actual !== undefined) {
-        lines.push(`  ${''.padEnd(40)}expected ${JSON.stringify(f.expected ?? null)}, found ${JSON.stringify(f.actual ?? null)}`);
-      }
+      const detail = detailOf(f);
+      if (detail) lines.push(`  ${''.padEnd(40)}${detail}`);
     }
   }
+  lines.push(...accessLines(denied, ctx), ...hintLines(r, ctx));
   return lines.join('\n') + '\n';
+}
+
+function hashingText(ctx: SummaryContext): string {
+  const h = ctx.hashing;
+  if (!h) return '';
+  const workers = `${h.workers} worker${h.workers === 1 ? '' : 's'}`;
+  return h.rateLimitMBps > 0 ? ` (hashed at most ${h.rateLimitMBps} MB/s, ${workers})` : ` (hashed uncapped, ${workers})`;
+}
+
+function baselineText(r: Report, unseen: boolean): string {
+  const b = r.observed.baseline;
+  if (b.state === 'created') return `created now (${b.createdAt})`;
+  if (b.state === 'compared') return `compared (${b.createdAt})`;
+  if (r.observed.groupId && unseen) return 'none: not laid down while parts of the core cannot be read';
+  return 'none (no usable group.json)';
+}
+
+// ---- a finding's expected and actual ----
+
+/** Codes whose message already names what was expected and found: a second line would only repeat it. */
+const SAID_IN_MESSAGE: ReadonlySet<FindingCode> = new Set(['DEPLOYMENT_FAILED']);
+
+function detailOf(f: Finding): string | null {
+  // A place that could not be read: its message names the error already.
+  if (SAID_IN_MESSAGE.has(f.code) || unreadablePlace(f) !== null) return null;
+  const parts: string[] = [];
+  if (f.expected !== undefined) parts.push(`expected ${JSON.stringify(f.expected)}`);
+  if (f.actual !== undefined) parts.push(`found ${JSON.stringify(f.actual)}`);
+  return parts.length > 0 ? parts.join(', ') : null;
+}
+
+// ---- places that could not be read for lack of permission ----
+
+/** Most places named in the "run as root" line; the rest are counted. */
+const MAX_PLACES_NAMED = 6;
+
+function isDenied(f: Finding): boolean {
+  const u = unreadablePlace(f);
+  return u !== null && ACCESS_DENIED_CODES.has(u.code);
+}
+
+/** Root-relative places not permitted to read, the top-most of each branch only, sorted. */
+export function deniedPlaces(findings: Finding[]): string[] {
+  const paths = [...new Set(findings.filter(isDenied).map((f) => f.path!))].sort();
+  return paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
+
+function accessLines(denied: string[], ctx: SummaryContext): string[] {
+  if (denied.length === 0) return [];
+  const root = ctx.root ?? '/';
+  const named = denied.slice(0, MAX_PLACES_NAMED).map((p) => posix.join(root, p));
+  const more = denied.length > named.length ? ` and ${denied.length - named.length} more` : '';
+  return [
+    '',
+    'Not everything could be read: this is not a verdict on the deployment.',
+    `  run as root (or grant read access to ${named.join(', ')}${more})`,
+  ];
+}
+
+// ---- what to do ----
+
+function hintLines(r: Report, ctx: SummaryContext): string[] {
+  // FILE_UNREADABLE for lack of permission only is said once, by the "run as root" line.
+  const errors = r.findings.filter((f) => f.severity === 'error' && !isDenied(f));
+  const codes = [...new Set(errors.map((f) => f.code))];
+  const o = r.observed;
+  const state = ctx.stateDir ?? '<state folder>';
+  const baseline =
+    o.groupId && o.groupVersionId ? posix.join(state, 'baselines', o.groupId, `${o.groupVersionId}.json`) : posix.join(state, 'baselines', '<group>', '<version>.json');
+  const out: string[] = [];
+  for (const code of codes) {
+    const hint = hintFor(code, { baseline });
+    if (hint !== null) out.push(`  ${code}: ${hint}`);
+  }
+  return out.length > 0 ? ['', 'What to do:', ...out] : [];
 }

@@ -8,6 +8,7 @@ import { readGroup } from '../observe/observe.js';
 import { readInput } from '../config/load.js';
 import { rootProblem } from '../config/root.js';
 import { prepareStateDir } from '../state/state-dir.js';
+import { defaultConfig, ONE_SHOT_MAX_WORKERS, oneShotConfig } from '../config/config.js';
 import { InputRefusedError } from '../io/guarded-read.js';
 import { VERSION } from '../version.js';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, inputTimeoutMs } from './options.js';
@@ -15,6 +16,8 @@ import { progressLine } from './progress.js';
 import { formatSummary } from './summary.js';
 import { healthProvider } from '../health/provider.js';
 import { UsageError, type CommandIO } from './io.js';
+
+const AGENT = defaultConfig({});
 
 export const VERIFY_HELP = `Usage: deploy-witness verify [options]
 
@@ -25,6 +28,10 @@ The first run for a group version lays down its baseline.
 Options:
 ${COMMON_HELP}
   --json             print the report as JSON instead of a summary
+
+Hashing runs at full speed, one worker per core (at most ${ONE_SHOT_MAX_WORKERS}): a person is
+waiting. --hash-rate caps it (hashRateLimitMBps and hashConcurrency in --config
+set both). The agent (run) keeps its background defaults: ${AGENT.hashRateLimitMBps} MB/s, ${AGENT.hashConcurrency} worker.
 
 --expect also takes what get-system-instance or search-system-instances
 printed: of several system instances, the one for the group this core runs
@@ -95,7 +102,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     io.stdout.write(VERIFY_HELP);
     return 0;
   }
-  const config = await configFrom(values, io.env);
+  const config = await configFrom(values, io.env, oneShotConfig(io.env));
   // A root or state folder that cannot work is a mistake in the command, not a finding about the core.
   const rootWrong = await rootProblem(config.root);
   if (rootWrong) throw new UsageError(rootWrong);
@@ -124,7 +131,11 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       health,
     });
     progress.done();
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report));
+    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report, {
+      root: config.root,
+      stateDir: config.stateDir,
+      hashing: { rateLimitMBps: config.hashRateLimitMBps, workers: config.hashConcurrency },
+    }));
     return report.status === 'VERIFIED' ? 0 : 1;
   } finally {
     health.close();

@@ -10,6 +10,17 @@ import type { LayoutConfig } from '../config/layout.js';
 import { readGroup } from '../observe/observe.js';
 import { loadBaseline, loadOrCreateBaseline } from '../state/baseline.js';
 import type { BaselineState } from '../verify/report.js';
+import { blindPlaces } from '../verify/verdict.js';
+
+/**
+ * Deployed places that could not be read (logs aside: they are not in a
+ * baseline). A baseline laid down from such a view would miss what is there,
+ * and a later reader with the right to read it would see it as "added".
+ */
+function blindDeployedPlaces(obs: Observation): string[] {
+  const logs = new Set([...(obs.thingsGraphLog.unreadable ?? []), ...(obs.runtimeLog.unreadable ?? [])]);
+  return blindPlaces(obs).filter((p) => !logs.has(p));
+}
 
 /** The baseline a fresh observation would lay down, or null without a usable group.json. */
 export function baselineFrom(obs: Observation): Baseline | null {
@@ -29,6 +40,11 @@ export async function resolveBaseline(stateDir: string, obs: Observation): Promi
   const candidate = baselineFrom(obs);
   if (!candidate) return { baseline: null, state: 'none' };
   try {
+    if (blindDeployedPlaces(obs).length > 0) {
+      // Compared with the stored baseline if there is one, never laid down from a partial view.
+      const got = await loadBaseline(stateDir, candidate.groupId, candidate.groupVersionId);
+      return got.state === 'found' ? { baseline: got.baseline, state: 'compared' } : { baseline: null, state: 'none' };
+    }
     const got = await loadOrCreateBaseline(stateDir, candidate);
     if (got.replaced) {
       obs.findings.push(finding('BASELINE_REPLACED', `the stored baseline was unreadable and was laid down again: ${got.replaced}`));

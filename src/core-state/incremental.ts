@@ -142,7 +142,10 @@ export async function applyChanges(
   if (plan.flows) {
     const reuse = new Map(obs.flowResources.flatMap((r) => (r.archive ? [[r.archive.path, r.archive] as const] : [])));
     const stale = new Set([...reuse.keys()].filter((a) => changed.some((p) => under(a, p))));
-    obs.flowResources = await observeFlowResources(root, layout, config.archiveLimits, { reuse, changed: stale });
+    const flows = await observeFlowResources(root, layout, config.archiveLimits, { reuse, changed: stale });
+    obs.flowResources = flows.resources;
+    if (flows.search) obs.flowSearch = flows.search;
+    else delete obs.flowSearch;
   }
 
   const fresh: Finding[] = [];

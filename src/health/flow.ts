@@ -22,7 +22,8 @@ export type FlowState =
   | 'waiting' // initialized, no execution yet, window not over
   | 'running'
   | 'stopped' // FLOW_NOT_RUNNING
-  | 'unknown'; // the log gives no times to judge by
+  | 'unknown' // the log gives no times to judge by
+  | 'unreadable'; // part of the log could not be read, and what was read does not show the flow running
 
 export interface FlowHealth {
   state: FlowState;
@@ -132,14 +133,19 @@ export function assessFlow(tg: ThingsGraphLogObservation, now: Date, opts: FlowH
   const at = path === undefined ? {} : { path };
   const registered = tg.registered.length > 0;
 
+  // A log that could not be read in full proves nothing by its silence: what it
+  // shows (executions, failures) counts, what it does not show is not concluded.
+  const blind = (tg.unreadable ?? []).length > 0;
+
   if (!registered && !tg.bootstrapped && !ran && !tg.initialized) {
-    health.state = 'absent';
+    health.state = blind ? 'unreadable' : 'absent';
     return { health, findings };
   }
 
   if (!initialized) {
     const start = ms(startedAt);
     if (start === undefined) health.state = 'unknown';
+    else if (nowMs >= start + windowMs && blind) health.state = 'unreadable';
     else if (nowMs >= start + windowMs) {
       health.state = 'not-initialized';
       findings.push(
@@ -158,10 +164,11 @@ export function assessFlow(tg: ThingsGraphLogObservation, now: Date, opts: FlowH
       changes.push(start + windowMs);
     }
   } else if (!registered && !ran) {
-    health.state = 'idle';
+    health.state = blind ? 'unreadable' : 'idle';
   } else {
     const ref = lastExec ?? initializedAt;
     if (ref === undefined) health.state = 'unknown';
+    else if (nowMs >= ref + windowMs && blind) health.state = 'unreadable';
     else if (nowMs >= ref + windowMs) {
       health.state = 'stopped';
       const since = lastExec === undefined ? 'since the runtime initialized' : 'since the last one';

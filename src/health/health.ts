@@ -1,6 +1,8 @@
 // The health section of heartbeats and reports: short keys, rounded numbers,
-// capped lists, so it stays well under 2 KB whatever the inputs (the shadow
-// summary has 8 KB for everything).
+// capped lists, so it stays well under 2 KB whatever the inputs but the disk
+// paths (the shadow summary has 8 KB for everything, and leaves the section out
+// when it does not fit). A path is kept whole: a path cut short names another
+// place, or none, and a person reading the report cannot tell.
 import type { FlowHealth, FlowState } from './flow.js';
 import type { SystemHealth } from './system.js';
 import type { AgentReading } from './agent-metrics.js';
@@ -38,7 +40,6 @@ export interface HealthInput {
 }
 
 export const MAX_DISKS = 4;
-export const MAX_PATH_CHARS = 40;
 export const MAX_WATCHER_CHARS = 24;
 
 const MB = 1024 ** 2;
@@ -55,11 +56,6 @@ function tidy(s: string): string {
   return s
     .replace(/[\u0000-\u001f\u007f]/g, '?')
     .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
-}
-
-// The tail of a path says more than its head (/greengrass/ggc/...).
-function clipStart(s: string, max: number): string {
-  return tidy(s.length > max ? `…${s.slice(s.length - max + 1)}` : s);
 }
 
 function clipEnd(s: string, max: number): string {
@@ -94,7 +90,7 @@ export function buildHealth(input: HealthInput): HealthSection {
       .sort((x, y) => x.freePercent - y.freePercent)
       .slice(0, MAX_DISKS)
       .map((d) => ({
-        path: clipStart(d.path, MAX_PATH_CHARS),
+        path: d.path,
         freeMB: round(d.freeBytes / MB),
         totalMB: round(d.totalBytes / MB),
         freePct: round(d.freePercent, 1),

@@ -1,12 +1,11 @@
-// Is the core well? Disk space where the deployment and our state live,
+// Is the core well? Disk space where the deployment lives,
 // memory, load, uptime. One read per call: the agent decides when to call.
 import { readFile, stat, statfs } from 'node:fs/promises';
 import { freemem, loadavg, totalmem, uptime } from 'node:os';
-import { dirname, resolve } from 'node:path';
 import { finding, type Finding } from '../model/findings.js';
 
 export interface DiskHealth {
-  /** The first requested path on this file system (as given). */
+  /** The first requested path on this file system (as given, never shortened). */
   path: string;
   /** Bytes an unprivileged process may still write (f_bavail). */
   freeBytes: number;
@@ -32,33 +31,28 @@ export function parseMemAvailable(text: string): number | null {
   return m ? Number(m[1]) * 1024 : null;
 }
 
-// A path not there yet (state folder before the first run) still tells us its
-// file system: the nearest existing parent's.
-async function nearestExisting(path: string): Promise<{ path: string; dev: number } | null> {
-  let p = resolve(path);
-  for (;;) {
-    try {
-      const st = await stat(p);
-      return { path: p, dev: st.dev };
-    } catch {
-      const up = dirname(p);
-      if (up === p) return null;
-      p = up;
-    }
-  }
-}
-
+/**
+ * Disk space of the file system holding each path, once per file system. A
+ * path that is not there is left out: the space of the folder above it would
+ * be reported under a name that is not on the machine (on a machine that is
+ * not a core, /greengrass is not there at all).
+ */
 export async function systemHealth(paths: string[], opts: SystemHealthOptions = {}): Promise<SystemHealth> {
   const disks: DiskHealth[] = [];
   const seen = new Set<number>();
   for (const requested of paths) {
-    const found = await nearestExisting(requested);
+    let dev: number;
+    try {
+      dev = (await stat(requested)).dev;
+    } catch {
+      continue; // not there (or not to be looked at): no file system to speak of
+    }
     // Same device, same file system: report it once.
-    if (!found || seen.has(found.dev)) continue;
-    seen.add(found.dev);
+    if (seen.has(dev)) continue;
+    seen.add(dev);
     let fs;
     try {
-      fs = await statfs(found.path);
+      fs = await statfs(requested);
     } catch {
       continue; // vanished between stat and statfs, or not permitted: nothing to say
     }

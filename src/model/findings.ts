@@ -61,3 +61,17 @@ export function finding(
   if (extra.actual !== undefined) f.actual = extra.actual;
   return f;
 }
+
+/**
+ * A FILE_UNREADABLE finding whose `actual` is an error code (EACCES, EPERM,
+ * EIO ...) says its place could not be read: what is at or below it is not
+ * known, so no rule may take its silence for absence. Without a code the place
+ * was seen and is not what it should be (a FIFO where a file belongs).
+ */
+export function unreadablePlace(f: Finding): { path: string; code: string } | null {
+  if (f.code !== 'FILE_UNREADABLE' || f.path === undefined || typeof f.actual !== 'string') return null;
+  return /^E[A-Z0-9]+$/.test(f.actual) ? { path: f.path, code: f.actual } : null;
+}
+
+/** Codes that mean "not permitted": another user (root) could read the place. */
+export const ACCESS_DENIED_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM']);

@@ -20,7 +20,9 @@ export interface GroupDefinition {
 export type GroupObservation =
   | { state: 'ok'; path: string; definition: GroupDefinition }
   | { state: 'missing'; path: string }
-  | { state: 'invalid'; path: string; reason: string };
+  | { state: 'invalid'; path: string; reason: string }
+  /** There, or perhaps there, but it could not be read (EACCES ...): nothing is known of it. */
+  | { state: 'unreadable'; path: string; reason: string };
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'device' | 'fifo' | 'other';
 
@@ -99,6 +101,11 @@ export interface ThingsGraphLogObservation {
   lastBootstrapAt?: string;
   /** Flow executions, outcomes and errors since the newest bootstrap. */
   activity?: FlowActivity;
+  /**
+   * Places of this log (folders, files) that could not be read: what the log
+   * says is then incomplete, and its silence proves nothing.
+   */
+  unreadable?: string[];
 }
 
 export interface RuntimeLogObservation {
@@ -107,6 +114,28 @@ export interface RuntimeLogObservation {
   deploymentId?: string;
   /** Set when the newest deployment the log mentions failed. */
   deploymentFailed?: { deploymentId?: string; message: string; at?: string };
+  /** As for ThingsGraph.log: places of this log that could not be read. */
+  unreadable?: string[];
+}
+
+/** The Things Graph runtime's files: present or not, and those whose presence could not be told. */
+export interface RuntimeFilesObservation {
+  /** The runtime folder, root-relative (layout.thingsGraphDir); "thingsgraph" when absent. */
+  path?: string;
+  dir: boolean;
+  db: boolean;
+  engine: boolean;
+  /**
+   * Those of the three that could not be looked at (a folder on the way not
+   * searchable), root-relative, with the error code: their false above means
+   * "not known", not "missing".
+   */
+  unreadable?: { path: string; reason: string }[];
+}
+
+/** Folders under the flow search paths that could not be listed: a flow resource there would go unseen. */
+export interface FlowSearchObservation {
+  unreadable: { path: string; reason: string }[];
 }
 
 export interface Observation {
@@ -114,7 +143,9 @@ export interface Observation {
   observedAt: string;
   group: GroupObservation;
   flowResources: FlowResource[];
-  runtimeFiles: { dir: boolean; db: boolean; engine: boolean };
+  runtimeFiles: RuntimeFilesObservation;
+  /** Absent when every folder searched for flow resources could be listed. */
+  flowSearch?: FlowSearchObservation;
   thingsGraphLog: ThingsGraphLogObservation;
   runtimeLog: RuntimeLogObservation;
   tree: TreeObservation;

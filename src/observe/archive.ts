@@ -17,6 +17,7 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from '../config/layout.js';
 import { finding } from '../model/findings.js';
 import { entryLimitBreach, FindingCap, streamLimitBreach, unsafeEntryReason } from './archive-safety.js';
+import { NodeTarCrossCheck } from './tar-crosscheck.js';
 import { TarReader, type TarEntryInfo, type TarSink } from './tar-reader.js';
 import type { ArchiveEntry, ArchiveInspection } from '../model/observation.js';
 
@@ -27,6 +28,8 @@ const GZIP_MAGIC = [0x1f, 0x8b];
 
 export interface InspectOptions {
   limits?: ArchiveLimits;
+  /** node-tar also hashes every file's content, compared with ours (default false: sizes and framing only). */
+  nodeTarDigests?: boolean;
 }
 
 /** Inspects one archive. Never throws for problems with the archive itself: they become findings. */
@@ -78,7 +81,7 @@ export async function inspectArchive(
     if (!st.isFile()) return notAFile(st);
     if (st.ino !== before.ino || st.dev !== before.dev) return unreadable('archive was replaced while being opened');
     out.size = st.size;
-    const scan = new ArchiveScan(relPath, st.size, limits, out);
+    const scan = new ArchiveScan(relPath, st.size, limits, out, opts.nodeTarDigests ?? false);
     const fileHash = createHash('sha256');
     let read = 0;
     try {
@@ -123,7 +126,10 @@ class ArchiveScan implements TarSink {
   private gunzipDead = false;
   private readonly tar: TarReader;
   private tarDead = false;
+  /** node-tar reading the same bytes: any difference from our reader is RESOURCE_CORRUPT. */
+  private readonly second: NodeTarCrossCheck;
   private headChecked = false;
+  private head: Buffer = Buffer.alloc(0);
   private streamBytes = 0;
   private fileBytes = 0;
   /** Offset in the file of the last non-zero byte read: what may trail the gzip stream is zeros. */
@@ -138,10 +144,12 @@ class ArchiveScan implements TarSink {
     private readonly fileSize: number,
     private readonly limits: ArchiveLimits,
     private readonly out: ArchiveInspection,
+    digests: boolean,
   ) {
     this.unsafeCap = new FindingCap('UNSAFE_ARCHIVE_ENTRY', relPath, 'unsafe entries');
     this.corruptCap = new FindingCap('RESOURCE_CORRUPT', relPath, 'archive errors');
     this.tar = new TarReader(this, { maxMetaBytes: MAX_META_ENTRY_BYTES });
+    this.second = new NodeTarCrossCheck({ maxMetaBytes: MAX_META_ENTRY_BYTES, digests });
   }
 
   /** Takes the next chunk of the file; resolves when the gunzip can take more. */
@@ -163,6 +171,8 @@ class ArchiveScan implements TarSink {
     }
     if (gz && !this.gunzipDead && !this.stopped) {
       if (!this.tarDead) this.tar.end();
+      // Our reader read the stream whole (or refused it, which stopped the comparison).
+      this.second.end();
       // zlib stops at a zero byte after a gzip member and ignores the rest;
       // gzip(1) warns about it and tar then fails: only zeros may trail.
       if (this.lastNonZero >= gz.bytesWritten) {
@@ -180,6 +190,12 @@ class ArchiveScan implements TarSink {
     this.gunzipDead = true;
     if (!this.collected) {
       this.collected = true;
+      const d = this.second.disagreement;
+      if (d) {
+        const at = d.entry === null ? '' : ` at entry ${d.entry}${d.path === null ? '' : ` (${JSON.stringify(d.path).slice(0, 120)})`}`;
+        this.corruptCap.add(`node-tar reads the archive differently${at}: ${d.what}`, { actual: { reader: 'node-tar', ...d } });
+      }
+      this.second.stop();
       this.out.findings.push(...this.corruptCap.findings(), ...this.unsafeCap.findings());
     }
   }
@@ -197,6 +213,14 @@ class ArchiveScan implements TarSink {
     }
     const rec: ArchiveEntry = { path: info.path, type: info.type, size: info.size, mode: info.mode };
     this.out.entries.push(rec);
+    this.second.ours({
+      path: info.path,
+      typeflag: info.typeflag,
+      size: info.size,
+      get sha256() {
+        return rec.sha256;
+      },
+    });
     const why = info.nameProblem ?? unsafeEntryReason(info.path, info.type, info.typeflag);
     if (why) this.unsafeCap.add(`unsafe archive entry (${why}): ${JSON.stringify(info.path)}`, { actual: info.path });
     if (info.type !== 'file') return false;
@@ -223,12 +247,15 @@ class ArchiveScan implements TarSink {
   }
 
   corrupt(message: string): void {
+    // Our reader stops at the first: the archive is refused, there is nothing left to compare.
+    this.second.stop();
     if (!this.stopped) this.corruptCap.add(message);
   }
 
   private start(first: Buffer): void {
     if (first.length < 2 || first[0] !== GZIP_MAGIC[0] || first[1] !== GZIP_MAGIC[1]) {
       this.gzip = 'no';
+      this.second.stop();
       this.corruptCap.add('not a gzip file');
       return;
     }
@@ -238,6 +265,7 @@ class ArchiveScan implements TarSink {
     gz.on('error', (err) => {
       if (this.gunzipDead) return;
       this.gunzipDead = true;
+      this.second.stop();
       this.corruptCap.add(`gzip stream is damaged: ${errText(err)}`, { actual: { code: zlibCode(err) } });
     });
     this.gunzip = gz;
@@ -258,16 +286,22 @@ class ArchiveScan implements TarSink {
     this.streamBytes += chunk.length;
     const breach = streamLimitBreach(this.streamBytes, this.fileSize, this.limits);
     if (breach) return this.stop(breach);
-    if (!this.headChecked && chunk.length > 0) {
-      this.headChecked = true;
-      // gzip-in-gzip: some parsers unwrap a second layer by themselves; tar tools do not.
-      if (chunk.length >= 2 && chunk[0] === GZIP_MAGIC[0] && chunk[1] === GZIP_MAGIC[1]) {
-        this.tarDead = true;
-        this.tar.stop();
-        this.corruptCap.add('gzip holds another gzip stream, not a tar stream');
+    if (!this.headChecked) {
+      // gzip-in-gzip: some parsers unwrap a second layer by themselves (node-tar does); tar tools do not.
+      // The first two bytes of the stream may come in two chunks.
+      this.head = this.head.length === 0 ? chunk.subarray(0, 2) : Buffer.concat([this.head, chunk.subarray(0, 1)]);
+      if (this.head.length >= 2) {
+        this.headChecked = true;
+        if (this.head[0] === GZIP_MAGIC[0] && this.head[1] === GZIP_MAGIC[1]) {
+          this.tarDead = true;
+          this.tar.stop();
+          this.second.stop();
+          this.corruptCap.add('gzip holds another gzip stream, not a tar stream');
+        }
       }
     }
     this.tar.write(chunk);
+    this.second.write(chunk);
   }
 
   /** A limit tripped: record it and stop all further work on this archive. */
@@ -275,6 +309,7 @@ class ArchiveScan implements TarSink {
     if (this.stopped) return;
     this.stopped = true;
     this.tar.stop();
+    this.second.stop();
     this.corruptCap.add(`archive exceeds a limit: ${reason}`, entry ? { actual: entry } : {});
   }
 }

@@ -9,6 +9,16 @@ export function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/**
+ * The error's code (EACCES, EIO ...), else its message: what a FILE_UNREADABLE
+ * finding carries as `actual`, so that a reader can tell "could not be read"
+ * (a code) from "is not what it should be" (a finding without one).
+ */
+export function errorCode(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' ? code : String((err as Error | null)?.message ?? err);
+}
+
 /** `abs` relative to `root`, with `/` separators whatever the platform. */
 export function rootRelative(root: string, abs: string): string {
   return relative(root, abs).split(sep).join('/');

@@ -20,7 +20,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayoutConfig } from '../config/layout.js';
 import { finding, type Finding } from '../model/findings.js';
-import { isMissing, rootRelative } from './files.js';
+import { errorCode, isMissing, rootRelative } from './files.js';
 
 export interface LogFile {
   path: string;
@@ -108,7 +108,7 @@ async function listOrFind(root: string, dir: string, pattern: RegExp, findings: 
   try {
     return await listFolder(root, dir, pattern);
   } catch (err) {
-    findings.push(finding('FILE_UNREADABLE', `cannot list logs: ${(err as Error).message}`, { path: rootRelative(root, dir) }));
+    findings.push(finding('FILE_UNREADABLE', `cannot list logs: ${(err as Error).message}`, { path: rootRelative(root, dir), actual: errorCode(err) }));
     return [];
   }
 }
@@ -132,7 +132,9 @@ export async function discoverThingsGraphLogs(root: string, layout: LayoutConfig
   try {
     regions = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
   } catch (err) {
-    if (!isMissing(err)) findings.push(finding('FILE_UNREADABLE', `cannot list logs: ${(err as Error).message}`, { path: rootRelative(root, base) }));
+    if (!isMissing(err)) {
+      findings.push(finding('FILE_UNREADABLE', `cannot list logs: ${(err as Error).message}`, { path: rootRelative(root, base), actual: errorCode(err) }));
+    }
   }
   let best: { region: string; dir: string; newest: number; files: LogFile[] } | null = null;
   for (const region of regions) {

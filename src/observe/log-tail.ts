@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { LayoutConfig } from '../config/layout.js';
 import { finding, type Finding } from '../model/findings.js';
 import type { RuntimeLogObservation, ThingsGraphLogObservation } from '../model/observation.js';
-import { isMissing } from './files.js';
+import { errorCode, isMissing } from './files.js';
 import { LogCursor } from './log-cursor.js';
 import { discoverRuntimeLogs, discoverThingsGraphLogs, sameRotatedFiles, type LogFile, type LogSet } from './log-discovery.js';
 import { classifyLine, LineSplitter, MAX_LINE_BYTES, type CompiledPatterns, type LogEvent } from './log-lines.js';
@@ -25,7 +25,10 @@ import { RuntimeLogReducer, ThingsGraphLogReducer, type RuntimeLogSummary, type 
 
 const READ_CHUNK = 64 * 1024;
 
-export type ReadResult = { state: 'read'; mtimeMs: number } | { state: 'vanished' } | { state: 'unreadable'; reason: string };
+export type ReadResult =
+  | { state: 'read'; mtimeMs: number }
+  | { state: 'vanished' }
+  | { state: 'unreadable'; reason: string; code?: string };
 
 /**
  * Streams a file's complete lines to onLine with bounded memory. An unfinished
@@ -43,7 +46,7 @@ export async function readLogLines(
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
     if (isMissing(err)) return { state: 'vanished' };
-    return { state: 'unreadable', reason: (err as Error).message };
+    return { state: 'unreadable', reason: (err as Error).message, code: errorCode(err) };
   }
   try {
     const st = await fh.stat();
@@ -61,7 +64,7 @@ export async function readLogLines(
   } catch (err) {
     // I/O errors (EIO, ...) make the file unreadable; anything else is a bug to surface.
     if (typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
-    return { state: 'unreadable', reason: (err as Error).message };
+    return { state: 'unreadable', reason: (err as Error).message, code: errorCode(err) };
   } finally {
     await fh.close();
   }
@@ -80,7 +83,9 @@ export interface LogTailOptions<S> {
   maxLineBytes?: number;
 }
 
-const unreadable = (f: LogFile, reason: string) => finding('FILE_UNREADABLE', `cannot read log: ${reason}`, { path: f.rel });
+/** `code`: the error that stopped the read; none when the file is not one to read (a FIFO named like a log). */
+const unreadable = (f: LogFile, reason: string, code?: string) =>
+  finding('FILE_UNREADABLE', `cannot read log: ${reason}`, { path: f.rel, ...(code !== undefined ? { actual: code } : {}) });
 
 /** One log (ThingsGraph.log or runtime.log, rotated siblings included), kept current. */
 export class LogTail<S> {
@@ -109,8 +114,10 @@ export class LogTail<S> {
     await this.rebuild(await this.opts.discover());
   }
 
-  result(): S & { files: string[] } {
-    return { files: [...this.files], ...this.reducer.result() };
+  /** What the files read say; `unreadable` names the places that could not be read, so their silence is not taken for an answer. */
+  result(): S & { files: string[]; unreadable?: string[] } {
+    const blind = [...new Set(this.findings().flatMap((f) => (f.path !== undefined ? [f.path] : [])))];
+    return { files: [...this.files], ...this.reducer.result(), ...(blind.length > 0 ? { unreadable: blind } : {}) };
   }
 
   /** Folders that cannot be listed and files that cannot be read. */
@@ -172,7 +179,7 @@ export class LogTail<S> {
             cursor = c;
           }
         } catch (err) {
-          if (!isMissing(err)) findings.push(unreadable(f, (err as Error).message));
+          if (!isMissing(err)) findings.push(unreadable(f, (err as Error).message, errorCode(err)));
         }
         continue;
       }
@@ -187,7 +194,7 @@ export class LogTail<S> {
         maxLineBytes === undefined ? {} : { maxLineBytes },
       );
       if (res.state === 'read') files.push(f.rel);
-      else if (res.state === 'unreadable') findings.push(unreadable(f, res.reason));
+      else if (res.state === 'unreadable') findings.push(unreadable(f, res.reason, res.code));
     }
     this.set = set;
     this.reducer = reducer;

@@ -7,13 +7,15 @@ import type { ArchiveLimits, LayoutConfig, LogPatterns } from '../config/layout.
 import { stripArchiveExt } from '../model/flow-names.js';
 import { inspectArchive } from './archive.js';
 import { parseGroupJson } from './group.js';
-import { isMissing } from './files.js';
+import { errorCode, isMissing } from './files.js';
 import { compilePatterns } from './log-lines.js';
 import { CoreLogs } from './log-tail.js';
 import { deployedUnits, findFlowPlaces, rel } from './places.js';
 import { hashTree } from './tree.js';
 import type { Hasher } from './hash.js';
-import type { ArchiveInspection, FileDigest, FlowResource, GroupObservation, Observation } from '../model/observation.js';
+import type {
+  ArchiveInspection, FileDigest, FlowResource, FlowSearchObservation, GroupObservation, Observation, RuntimeFilesObservation,
+} from '../model/observation.js';
 import { compareFolderToArchive } from './unpacked.js';
 
 export interface ObserveOptions {
@@ -44,37 +46,47 @@ export async function readGroup(root: string, layout: LayoutConfig): Promise<Gro
   } catch (err) {
     if (err instanceof InputRefusedError) return { state: 'invalid', path, reason: err.detail };
     if (isMissing(err)) return { state: 'missing', path };
-    return { state: 'invalid', path, reason: `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    // Not readable is not broken: the file may be perfectly fine for a reader with the right to read it.
+    return { state: 'unreadable', path, reason: errorCode(err) };
   }
   return parseGroupJson(bytes, path, { flowArchivePattern: new RegExp(layout.flowArchivePattern) });
 }
 
-async function exists(abs: string, kind: 'dir' | 'file'): Promise<boolean> {
+/** Whether `abs` is there as `kind`; the error code when it cannot be looked at (EACCES on a folder on the way ...). */
+async function exists(abs: string, kind: 'dir' | 'file'): Promise<boolean | { unknown: string }> {
   try {
     const st = await stat(abs);
     return kind === 'dir' ? st.isDirectory() : st.isFile();
-  } catch {
-    return false;
+  } catch (err) {
+    return isMissing(err) ? false : { unknown: errorCode(err) };
   }
 }
 
-export async function observeRuntimeFiles(root: string, layout: LayoutConfig): Promise<Observation['runtimeFiles']> {
-  const tg = join(root, layout.thingsGraphDir);
-  return {
-    dir: await exists(tg, 'dir'),
-    db: await exists(join(tg, 'ThingsGraph.db'), 'file'),
-    engine: await exists(join(tg, 'engine'), 'dir'),
-  };
+export async function observeRuntimeFiles(root: string, layout: LayoutConfig): Promise<RuntimeFilesObservation> {
+  const tg = layout.thingsGraphDir;
+  const looks = {
+    dir: [tg, await exists(join(root, tg), 'dir')],
+    db: [rel(tg, 'ThingsGraph.db'), await exists(join(root, tg, 'ThingsGraph.db'), 'file')],
+    engine: [rel(tg, 'engine'), await exists(join(root, tg, 'engine'), 'dir')],
+  } as const;
+  const out: RuntimeFilesObservation = { path: tg, dir: looks.dir[1] === true, db: looks.db[1] === true, engine: looks.engine[1] === true };
+  const unknown = Object.values(looks).flatMap(([path, v]) => (typeof v === 'object' ? [{ path, reason: v.unknown }] : []));
+  if (unknown.length > 0) out.unreadable = unknown;
+  return out;
 }
 
-/** Inspects every flow archive and pairs it with its unpacked folder. */
+/**
+ * Inspects every flow archive and pairs it with its unpacked folder. Folders
+ * that could not be searched are said in `search`: a resource in one of them
+ * would go unseen, so its absence is not known.
+ */
 export async function observeFlowResources(
   root: string,
   layout: LayoutConfig,
   limits: ArchiveLimits,
   /** Earlier inspections to keep for archives not in `changed` (the agent's incremental path). */
   prior?: { reuse: Map<string, ArchiveInspection>; changed: Set<string> },
-): Promise<FlowResource[]> {
+): Promise<{ resources: FlowResource[]; search?: FlowSearchObservation }> {
   const places = await findFlowPlaces(root, layout);
   const byName = new Map<string, FlowResource>();
   const get = (name: string): FlowResource => {
@@ -99,7 +111,8 @@ export async function observeFlowResources(
       r.folderFindings.push(...(await compareFolderToArchive(root, r.folder, r.archive)));
     }
   }
-  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const resources = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  return places.unreadable.length > 0 ? { resources, search: { unreadable: places.unreadable } } : { resources };
 }
 
 /** Files under the Things Graph folder that change at run time: presence only, never hashed. */
@@ -123,7 +136,7 @@ export async function observe(opts: ObserveOptions): Promise<Observation> {
   const now = opts.now ?? (() => new Date());
 
   const group = await readGroup(root, layout);
-  const flowResources = await observeFlowResources(root, layout, opts.archiveLimits);
+  const { resources: flowResources, search: flowSearch } = await observeFlowResources(root, layout, opts.archiveLimits);
   const runtimeFiles = await observeRuntimeFiles(root, layout);
   let logs = opts.logs;
   if (!logs) {
@@ -145,6 +158,7 @@ export async function observe(opts: ObserveOptions): Promise<Observation> {
     observedAt: now().toISOString(),
     group,
     flowResources,
+    ...(flowSearch ? { flowSearch } : {}),
     runtimeFiles,
     thingsGraphLog: logs.thingsGraphLog(),
     runtimeLog: logs.runtimeLog(),

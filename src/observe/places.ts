@@ -4,20 +4,25 @@ import { readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayoutConfig } from '../config/layout.js';
 import { flowFolderPattern } from '../model/flow-names.js';
+import { errorCode, isMissing } from './files.js';
 
 /** POSIX join for root-relative paths (reports use / on every platform). */
 export function rel(...parts: string[]): string {
   return parts.filter((p) => p.length > 0).join('/');
 }
 
-async function list(abs: string): Promise<{ name: string; dir: boolean; file: boolean }[]> {
+type Listing = { name: string; dir: boolean; file: boolean }[] & { unreadable?: string };
+
+/** A folder's entries in name order; none when it is missing, and none with `unreadable` (the error code) when it cannot be listed. */
+async function list(abs: string): Promise<Listing> {
   try {
     const ents = await readdir(abs, { withFileTypes: true });
     return ents
       .map((e) => ({ name: e.name, dir: e.isDirectory(), file: e.isFile() }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  } catch {
-    return []; // missing or unreadable: the verifier judges absence
+  } catch (err) {
+    // Missing: the verifier judges absence. Unreadable: absence is not known, and the caller says so.
+    return isMissing(err) ? [] : Object.assign([], { unreadable: errorCode(err) });
   }
 }
 
@@ -26,11 +31,15 @@ async function list(abs: string): Promise<{ name: string; dir: boolean; file: bo
  * of any other folder under the deployment folder) as one, loose files as
  * their own, and the Things Graph engine/. One unit per deployed thing keeps
  * the per-folder digests meaningful to a person reading a report.
+ * A folder that cannot be listed is a unit of its own, so that hashing it
+ * says it cannot be read instead of its units silently not being there.
  */
 export async function deployedUnits(root: string, layout: LayoutConfig): Promise<string[]> {
   const units: string[] = [];
   const dep = layout.deploymentDir;
-  for (const e of await list(join(root, dep))) {
+  const top = await list(join(root, dep));
+  if (top.unreadable !== undefined) units.push(dep);
+  for (const e of top) {
     if (e.file) units.push(rel(dep, e.name));
     else if (e.dir && e.name === 'group') units.push(rel(dep, e.name));
     else if (e.dir) {
@@ -48,6 +57,8 @@ export interface FlowPlaces {
   archives: string[];
   /** Root-relative folders named like a flow resource (flow-<name>). */
   folders: string[];
+  /** Folders searched that could not be listed, with the error code. */
+  unreadable: { path: string; reason: string }[];
 }
 
 const MAX_DEPTH = 6;
@@ -61,12 +72,14 @@ const MAX_DEPTH = 6;
 export async function findFlowPlaces(root: string, layout: LayoutConfig): Promise<FlowPlaces> {
   const archiveRe = new RegExp(layout.flowArchivePattern);
   const folderRe = flowFolderPattern(layout.flowArchivePattern);
-  const out: FlowPlaces = { archives: [], folders: [] };
+  const out: FlowPlaces = { archives: [], folders: [], unreadable: [] };
   const seen = new Set<string>();
   const walk = async (relDir: string, depth: number): Promise<void> => {
     if (seen.has(relDir) || depth > MAX_DEPTH) return;
     seen.add(relDir);
-    for (const e of await list(join(root, relDir))) {
+    const entries = await list(join(root, relDir));
+    if (entries.unreadable !== undefined) out.unreadable.push({ path: relDir, reason: entries.unreadable });
+    for (const e of entries) {
       const p = rel(relDir, e.name);
       if (archiveRe.test(e.name)) out.archives.push(p);
       else if (e.dir) {
@@ -78,11 +91,13 @@ export async function findFlowPlaces(root: string, layout: LayoutConfig): Promis
   for (const s of layout.flowSearchPaths) {
     try {
       if ((await lstat(join(root, s))).isDirectory()) await walk(s, 0);
-    } catch {
-      /* a missing search path is fine */
+    } catch (err) {
+      // A missing search path is fine; one that cannot be looked at may hide a resource.
+      if (!isMissing(err)) out.unreadable.push({ path: s, reason: errorCode(err) });
     }
   }
   out.archives.sort();
   out.folders.sort();
+  out.unreadable.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return out;
 }

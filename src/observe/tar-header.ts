@@ -19,6 +19,8 @@
 //                     different ways); keys limited to what cannot change what
 //                     is unpacked (see PAX_KEYS)
 //   long names        a GNU `L` record is a name followed only by NULs
+//   records           no multi-byte character past the first block (node-tar
+//                     decodes them piece by piece; see splitSensitiveRecord)
 import { TextDecoder } from 'node:util';
 
 export const BLOCK = 512;
@@ -250,6 +252,25 @@ export function paxRecordVerdict(key: string, value: string): PaxVerdict {
   const re = PAX_KEYS.get(key);
   if (!re) return { kind: 'unsafe', problem: `pax key not used in flow archives: ${JSON.stringify(key)}` };
   if (!re.test(value)) return { kind: 'corrupt', problem: `pax ${key} is malformed: ${JSON.stringify(value.slice(0, 64))}` };
+  return null;
+}
+
+/**
+ * Why node-tar could read a metadata record (pax, GNU long name) two ways, or
+ * null. node-tar hands the record on in the pieces its input came in and
+ * decodes each piece as UTF-8 on its own; the first piece is at least one
+ * block, later ones start wherever a read ended. A character cut in two comes
+ * out as replacement characters, so a record with a multi-byte character past
+ * its first block (a UTF-8 continuation byte at offset 512 or later) names
+ * one file or another depending on how the stream was read.
+ */
+export function splitSensitiveRecord(body: Buffer): string | null {
+  for (let i = BLOCK; i < body.length; i++) {
+    const b = body[i] as number;
+    if (b >= 0x80 && b <= 0xbf) {
+      return `a pax or long-name record longer than one block has a multi-byte character at byte ${i} (node-tar's reading of it depends on how the stream is cut)`;
+    }
+  }
   return null;
 }
 

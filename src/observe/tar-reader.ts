@@ -15,7 +15,9 @@
 // - the name in the header after an `L` record is the start of the long name
 //   (GNU tar and Python write it that way; anything else names another file
 //   for a reader without long-name support);
-// - link names only on links.
+// - link names only on links;
+// - no multi-byte character past a record's first block (node-tar decodes a
+//   record piece by piece, so its reading would depend on how the stream is cut).
 // Once framing is in doubt the reader stops: what follows could be read as
 // data by one tool and as headers by another.
 import type { EntryType } from '../model/observation.js';
@@ -29,6 +31,7 @@ import {
   parseLongName,
   parsePax,
   readHeader,
+  splitSensitiveRecord,
   type TarHeader,
 } from './tar-header.js';
 
@@ -256,6 +259,8 @@ export class TarReader {
   private onMeta(): void {
     const body = this.metaBuf;
     this.metaBuf = Buffer.alloc(0);
+    const split = splitSensitiveRecord(body);
+    if (split) return this.fail(split);
     if (this.metaKind === 'x') {
       const pax = parsePax(body);
       if (!pax.ok) return this.fail(pax.problem);

@@ -32,6 +32,8 @@ export interface HashTreeOptions {
 }
 
 const SLASH = Buffer.from('/');
+/** Codes that say what the thing is (not a regular file), not that it could not be read. */
+const NOT_A_FILE = new Set(['ENOTREG', 'EISDIR']);
 const SYMLINK_PREFIX = Buffer.from('symlink\0');
 const PROGRESS_EVERY = 256;
 
@@ -289,8 +291,14 @@ class TreeWalk {
     if (this.done % PROGRESS_EVERY === 0) this.progress(false);
   }
 
+  /**
+   * A place that could not be read carries its error code as `actual`: what is
+   * below it is not known, so the verdict draws no conclusion about it. A file
+   * swapped for something else mid-walk (ENOTREG, EISDIR) was seen: no code.
+   */
   private unreadable(rel: string, code: string): void {
-    this.findings.push(finding('FILE_UNREADABLE', `cannot read (${code}), left out of the digest`, { path: rel }));
+    const seen = NOT_A_FILE.has(code);
+    this.findings.push(finding('FILE_UNREADABLE', `cannot read (${code}), left out of the digest`, { path: rel, ...(seen ? {} : { actual: code }) }));
   }
 
   private progress(final: boolean): void {

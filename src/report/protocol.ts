@@ -1,6 +1,7 @@
 // The MQTT protocol the cloud relies on: topics, the report cut to fit AWS IoT
 // Core's 128 KB limit (with numbered parts for the rest of the findings), the
 // heartbeat and the named-shadow summary. Pure.
+import { decodeUtf8Strict } from '../model/strict-json.js';
 import type { Finding } from '../model/findings.js';
 import type { Report } from '../verify/report.js';
 import type { OutboundMessage } from './transport.js';
@@ -197,6 +198,8 @@ export function reportMessages(report: Report, topics: Topics): OutboundMessage[
 
 export type Inbound =
   | { kind: 'expected'; text: string }
+  /** An expectation payload that is not UTF-8: refused before parsing, as a lossy decode could pass. */
+  | { kind: 'expected-unreadable'; error: string; requestId: string | null }
   | { kind: 'get'; requestId: string | null }
   | { kind: 'unknown' };
 
@@ -212,7 +215,11 @@ export function requestIdOf(text: string): string | null {
 
 /** `groupTopic`: the expected topic of the group the agent observes now (a former group's is ignored). */
 export function classifyInbound(topic: string, payload: Buffer, topics: Topics, groupTopic: string | null = null): Inbound {
-  if (topic === topics.expected || (groupTopic !== null && topic === groupTopic)) return { kind: 'expected', text: payload.toString('utf8') };
+  if (topic === topics.expected || (groupTopic !== null && topic === groupTopic)) {
+    const d = decodeUtf8Strict(payload);
+    // The request ID is still echoed where it can be found, so the sender learns of the refusal.
+    return d.ok ? { kind: 'expected', text: d.text } : { kind: 'expected-unreadable', error: `the expectation is ${d.error}`, requestId: requestIdOf(payload.toString('utf8')) };
+  }
   // Any payload asks for the report.
   if (topic === topics.reportGet) return { kind: 'get', requestId: requestIdOf(payload.toString('utf8')) };
   return { kind: 'unknown' };

@@ -11,9 +11,10 @@
 //
 // Strict, because a check silently lost is worse than a refusal: a key named
 // twice, an empty string, a misspelt key (`GreengrassGroupVersionId`), a
-// device deployment that does not name its group and group version are all
-// errors. Keys this reader does not know and that resemble no known key are
-// ignored, so that a newer CLI's additions do not break it.
+// device deployment that does not name its group and group version, a
+// deployment ID or archive digests where they are not read, are all errors.
+// Keys this reader does not know and that resemble no known key are ignored,
+// so that a newer CLI's additions do not break it.
 import { parseStrictJsonSequence, type JsonDocument } from '../model/strict-json.js';
 
 export const CLOUD_STATUSES = [
@@ -98,6 +99,8 @@ export function stripBom(text: string): string {
 
 // ---- keys: the near-miss check ----
 
+const at = (where: string, key: string) => (where ? `${where}.${key}` : key);
+
 /** Optimal string alignment distance (Damerau-Levenshtein with adjacent swaps). */
 export function editDistance(a: string, b: string): number {
   const d: number[][] = [];
@@ -133,20 +136,59 @@ export function nearMiss(key: string, known: readonly string[]): string | null {
   return best;
 }
 
-/** Rejects an unknown key that looks like a known one: the value would be silently unused. */
-export function checkKeys(o: Record<string, unknown>, known: readonly string[], where: string): void {
-  for (const key of Object.keys(o)) {
-    if (known.includes(key)) continue;
-    const meant = nearMiss(key, known);
-    if (meant) {
-      throw new ResponseError(`${where} has the key ${JSON.stringify(key)}, which is not one this tool reads: did you mean ${JSON.stringify(meant)}?`);
+/**
+ * Keys that carry a check, are optional, and are read in one place only. Put
+ * anywhere else (the deployment ID inside the summary, digests next to a bare
+ * deploy-system-instance output), the document still reads as valid, and the
+ * check would be lost without a word.
+ */
+const CHECK_KEYS: Record<string, string> = {
+  greengrassDeploymentId: 'next to "summary" (deploy-system-instance output, or envelope.expectation)',
+  resources: 'at the top of an envelope ({"expectation": ..., "resources": [...]})',
+};
+const CHECK_KEY_NAMES = Object.keys(CHECK_KEYS);
+
+function misplaced(key: string, where: string): ResponseError {
+  const meant = nearMiss(key, CHECK_KEY_NAMES)!;
+  return new ResponseError(`${where} has the key ${JSON.stringify(key)}, but ${JSON.stringify(meant)} is read only ${CHECK_KEYS[meant]}: here it would be ignored`);
+}
+
+/** Looks through a value the reader does not read for a key that carries a check (see CHECK_KEYS). */
+function scanUnread(v: unknown, where: string): void {
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => scanUnread(x, `${where}[${i}]`));
+  } else if (isObject(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      if (nearMiss(k, CHECK_KEY_NAMES)) throw misplaced(k, where);
+      scanUnread(x, at(where, k));
     }
   }
 }
 
-// ---- values ----
+/**
+ * Rejects an unknown key that looks like a known one (the value would be
+ * silently unused), and a key that carries a check where it is not read
+ * (CHECK_KEYS), also inside values the reader skips: unknown keys, and the
+ * known keys listed in `unread`.
+ */
+export function checkKeys(o: Record<string, unknown>, known: readonly string[], where: string, unread: readonly string[] = []): void {
+  // Paths inside the top-level response read `note.x`, not `the response.note.x`.
+  const base = where === 'the response' ? '' : where;
+  for (const key of Object.keys(o)) {
+    if (known.includes(key)) {
+      if (unread.includes(key)) scanUnread(o[key], at(base, key));
+      continue;
+    }
+    const meant = nearMiss(key, known);
+    if (meant) {
+      throw new ResponseError(`${where} has the key ${JSON.stringify(key)}, which is not one this tool reads: did you mean ${JSON.stringify(meant)}?`);
+    }
+    if (nearMiss(key, CHECK_KEY_NAMES)) throw misplaced(key, where);
+    scanUnread(o[key], at(base, key));
+  }
+}
 
-const at = (where: string, key: string) => (where ? `${where}.${key}` : key);
+// ---- values ----
 
 /** A non-empty string without white space around it; undefined only when the key is absent. */
 export function optString(o: Record<string, unknown>, key: string, where: string): string | undefined {
@@ -275,7 +317,7 @@ function readGetShape(v: Record<string, unknown>, where: string): Sorted {
   const d = v.description;
   const w = at(where, 'description');
   if (!isObject(d)) throw new ResponseError(`${w} must be an object, not ${describeValue(d)}`);
-  checkKeys(d, DESCRIPTION_KEYS, w);
+  checkKeys(d, DESCRIPTION_KEYS, w, DESCRIPTION_KEYS.filter((k) => k !== 'summary'));
   return classify(readSummary(d.summary, at(w, 'summary')), {}, 'get-system-instance', w, at(w, 'summary'));
 }
 

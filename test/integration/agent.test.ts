@@ -395,6 +395,7 @@ test('a burst of 1,000 file writes yields a bounded number of reports and the ri
   const dir = s.abs(`${s.core.paths.lambdaDir}/burst`);
   const before = s.sink.reports.length;
   const batchesBefore = s.agent.stats.batches;
+  const otherBefore = s.agent.stats.passes + s.agent.stats.asked;
   const started = Date.now();
   for (let i = 0; i < 1000; i++) await writeFile(join(dir, `f-${i}.bin`), `payload ${i}\n`);
   const all = await s.sink.waitFor((r) => r.findings.filter((f) => f.code === 'ARTIFACT_ADDED').length === 1000, '1000 ARTIFACT_ADDED', before);
@@ -403,6 +404,8 @@ test('a burst of 1,000 file writes yields a bounded number of reports and the ri
   const spanMs = Date.now() - started;
   const reports = s.sink.reports.length - before;
   const batches = s.agent.stats.batches - batchesBefore;
+  // A slow machine may also see a rescan or the health timer fire during the burst; each may say one thing too.
+  const other = s.agent.stats.passes + s.agent.stats.asked - otherBefore;
   // The coalescing contract, whatever the machine's speed: a batch closes after
   // 200 ms of quiet or 800 ms at most, so the burst cannot make more batches
   // than its span allows (one per event would be ~1,000), and each batch says
@@ -410,7 +413,7 @@ test('a burst of 1,000 file writes yields a bounded number of reports and the ri
   const allowed = Math.ceil(spanMs / 800) + 2;
   assert.ok(batches <= allowed, `${batches} batches for 1000 writes over ${spanMs} ms (at most ${allowed})`);
   assert.ok(batches < 100, `${batches} batches`);
-  assert.ok(reports <= batches, `${reports} reports for ${batches} batches`);
+  assert.ok(reports <= batches + other, `${reports} reports for ${batches} batches and ${other} other steps`);
   for (let i = 0; i < 1000; i++) await unlink(join(dir, `f-${i}.bin`));
   await s.sink.waitFor(verified, 'VERIFIED');
 });

@@ -1,6 +1,7 @@
-// Differential test against GNU tar: every archive deploy-witness accepts must
-// list and unpack the same under GNU tar, and every archive it refuses or that
-// GNU tar reads differently must not verify on a core. The full run (thousands
+// Differential test against GNU tar and node-tar: every archive deploy-witness
+// accepts must list and unpack the same under GNU tar and node-tar's `tar.t`,
+// and every archive it refuses or that either reads differently must not
+// verify on a core. The full run (thousands
 // of seeds) is `npm run fuzz:archives`; this is its seeded CI share.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { addOutcome, ArchiveDifferential, emptyTally, type Tally } from '../lib/
 import { namedCases, randomCase } from '../lib/evil-tar-gen.js';
 import { prng } from '../lib/seeded.js';
 import { accepted, gnuDifference, gnuTarView, parseListing, parseToCommand, unquoteC } from '../lib/gnu-tar.js';
+import { nodeTarDifference, nodeTarView } from '../lib/node-tar-view.js';
 
 const RANDOM_CASES = 250;
 const FIRST_SEED = 20_000;
@@ -84,13 +86,16 @@ describe('archives real writers make are accepted and read as GNU tar reads them
       assert.deepEqual(ours.findings, [], who);
       assert.ok(accepted(ours), who);
       assert.equal(gnuDifference(ours, await gnuTarView(file, tmp)), null, who);
+      assert.equal(nodeTarDifference(ours, nodeTarView(file)), null, who);
       assert.ok(ours.entries.some((e) => e.type === 'file' && e.sha256), who);
     }
   });
 });
 
-describe('differential against GNU tar', () => {
+describe('differential against GNU tar and node-tar', () => {
   const ACCEPTED = new Set(['clean ustar', 'clean pax long name', 'clean GNU long name', 'clean prefix', 'clean odd names', 'gzip trailing zeros', 'gzip two members']);
+  /** Read alike by GNU tar and our reader: refused only because node-tar reads them otherwise. */
+  const NODE_TAR_ONLY = new Set(['checksum of eight digits', 'prefix tail with a newline', 'pax comment smuggles a path', 'pax comment smuggles a size']);
 
   it('every named hazard is refused and none verifies; the clean ones are read alike and verify', async () => {
     const t = emptyTally();
@@ -98,8 +103,14 @@ describe('differential against GNU tar', () => {
       const o = await diff.check(c, { verify: true });
       addOutcome(t, o);
       assert.equal(o.accepted, ACCEPTED.has(c.name), `${c.name}: ${o.codes.join(',')} ${o.difference ?? ''}`);
+      assert.equal(o.nodeTarOnly, NODE_TAR_ONLY.has(c.name), `${c.name}: ${o.codes.join(',')}`);
+      if (NODE_TAR_ONLY.has(c.name)) {
+        assert.equal(o.difference, null, `${c.name}: GNU tar reads it as our reader does`);
+        assert.notEqual(o.nodeTarDifference, null, `${c.name}: node-tar's own tar.t reads it otherwise too`);
+      }
     }
     assert.equal(t.disagreements, 0, show(t));
+    assert.equal(t.nodeTarDisagreements, 0, show(t));
     assert.equal(t.verifiedHostile, 0, show(t));
     assert.equal(t.cleanNotVerified, 0, show(t));
     assert.equal(t.accepted, ACCEPTED.size);
@@ -111,6 +122,7 @@ describe('differential against GNU tar', () => {
       addOutcome(t, await diff.check(randomCase(FIRST_SEED + i), { verify: i % VERIFY_EVERY === 0 }));
     }
     assert.equal(t.disagreements, 0, show(t));
+    assert.equal(t.nodeTarDisagreements, 0, show(t));
     assert.equal(t.verifiedHostile, 0, show(t));
     assert.equal(t.cleanNotVerified, 0, show(t));
     // Both sides are exercised: some archives pass, most are refused, some of those GNU tar reads differently.

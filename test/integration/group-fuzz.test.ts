@@ -1,11 +1,9 @@
 // Seeded group.json fuzzing through `deploy-witness verify --json`, a real
 // process per case. The full run (2,000 files) is `npm run fuzz:group`.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { emptyGroupTally, fuzzGroups, groupCase, GroupFuzzWorker } from '../lib/group-fuzz.js';
 
-const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
 const CASES = 30;
 
 test('the generator is deterministic and mostly broken', () => {
@@ -16,7 +14,7 @@ test('the generator is deterministic and mostly broken', () => {
 });
 
 test('GroupDefinitions null, with thingsgraph/ and the log gone, is not VERIFIED', async () => {
-  const w = await GroupFuzzWorker.create(BIN);
+  const w = await GroupFuzzWorker.create();
   try {
     const t = emptyGroupTally();
     const doc = JSON.parse(groupCase(0).bytes.toString('utf8')) as Record<string, unknown>;
@@ -32,7 +30,7 @@ test('GroupDefinitions null, with thingsgraph/ and the log gone, is not VERIFIED
 });
 
 test(`${CASES} seeded group.json files: no crash, no hang, nothing broken verified, every valid one verified`, async () => {
-  const t = await fuzzGroups({ bin: BIN, first: 1, n: CASES, workers: 2 });
+  const t = await fuzzGroups({ first: 1, n: CASES, workers: 2 });
   assert.equal(t.cases, CASES);
   assert.deepEqual(
     { crashes: t.crashes, hangs: t.hangs, verifiedBroken: t.verifiedBroken, brokenUnflagged: t.brokenUnflagged },

@@ -195,10 +195,12 @@ test('measure: a 100 MB log, then a 1 KB append, read incrementally (printed, no
 
 // ---- the machine ----
 
-test('systemHealth on this machine: sane numbers; one entry per file system; missing paths walk up', async (t) => {
+test('systemHealth on this machine: sane numbers; one entry per file system; a missing path is left out, never named for the folder above it', async (t) => {
   const root = await tempRoot(t);
   const here = process.cwd();
-  const h = await systemHealth([root, join(root, 'not', 'there', 'yet'), here, join(here, 'dist')]);
+  const missing = join(root, 'not', 'there', 'yet');
+  const h = await systemHealth([root, missing, here, join(here, 'dist')]);
+  assert.deepEqual((await systemHealth([missing, join(root, 'greengrass')])).disks, []);
   assert.ok(h.disks.length >= 1);
   const devs = new Set<number>();
   for (const p of [root, here]) devs.add((await stat(p)).dev);

@@ -292,17 +292,33 @@ describe('hashTree', () => {
 
   it('holds no more files open than the hasher hashes at once', async () => {
     for (let i = 0; i < 300; i++) put(`u/d${i % 7}/f${i}`, Buffer.alloc(300_000 + i, i));
+    // Sampled where a file is certainly open: a worker asks the limiter for every chunk it read
+    // and holds its file open until granted. (Sampling while the tree is listed alone can miss
+    // every open: under load the listing is done before the workers have started.)
     let most = 0;
+    let whileHashing = 0;
+    const sample = () => (most = Math.max(most, openUnderRoot()));
+    const sampling = createHasher({
+      concurrency: 2,
+      limiter: {
+        bytesPerSecond: 1e12,
+        take: async () => {
+          whileHashing = Math.max(whileHashing, openUnderRoot());
+          sample();
+        },
+      },
+    });
+    hashers.push(sampling);
     const { tree } = await hashTree(root, ['u'], {
-      hasher,
+      hasher: sampling,
       exclude: () => {
-        most = Math.max(most, openUnderRoot());
+        sample();
         return false;
       },
     });
     assert.equal(tree.filesHashed, 300);
-    assert.ok(most >= 1, 'sampled while hashing');
-    assert.ok(most <= hasher.concurrency, `${most} files open at once`);
+    assert.ok(whileHashing >= 1, 'sampled while hashing');
+    assert.ok(most <= sampling.concurrency, `${most} files open at once`);
   });
 
   it('counts only bytes read, reports progress, and paces through the limiter', async () => {

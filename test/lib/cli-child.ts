@@ -4,7 +4,7 @@
 // a hang is a failure to see, not a test that never ends.
 import { spawn, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -34,6 +34,11 @@ export interface CliOptions {
   /** Run this script through `sh -c` (or bash), with SHELL_CMD (below) for the command line: pipes, `<(cmd)`. */
   shell?: string;
   interpreter?: 'sh' | 'bash';
+  /** Run the child as this user and group (the test runs as root). */
+  uid?: number;
+  gid?: number;
+  /** A command line the child runs under, e.g. setpriv with capabilities dropped. */
+  prefix?: string[];
 }
 
 /** The command line inside a `shell` script. */
@@ -51,10 +56,14 @@ export async function runCli(args: string[], opts: CliOptions = {}): Promise<Cli
     };
     for (const k of ['AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT', 'SVCUID', 'AWS_IOT_THING_NAME']) delete env[k];
     const stdio: StdioOptions = [typeof opts.stdin === 'number' ? opts.stdin : 'pipe', 'pipe', 'pipe'];
+    const as = opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {};
+    // Another user must be able to write the peak-RSS file.
+    if (opts.uid !== undefined) await chmod(dir, 0o777);
+    const [cmd, ...pre] = [...(opts.prefix ?? []), process.execPath];
     const t0 = performance.now();
     const child = opts.shell
-      ? spawn(opts.interpreter ?? 'sh', ['-c', opts.shell], { env: { ...env, NODE: process.execPath, DW_BIN: BIN }, stdio })
-      : spawn(process.execPath, [BIN, ...args], { env, stdio });
+      ? spawn(opts.interpreter ?? 'sh', ['-c', opts.shell], { env: { ...env, NODE: process.execPath, DW_BIN: BIN }, stdio, ...as })
+      : spawn(cmd!, [...pre, BIN, ...args], { env, stdio, ...as });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -13,6 +13,7 @@ import {
   rawTar,
   rawTarWithOffsets,
   setChecksum,
+  type ChecksumForm,
   type RawEntry,
 } from './evil-tar.js';
 import { Rand } from './seeded.js';
@@ -80,16 +81,46 @@ export function namedCases(): GeneratedArchive[] {
     ['absolute path', [{ path: '/etc/cron.d/x', body: 'x' }]],
     ['dot-dot path', [{ path: 'flow/../../x', body: 'x' }]],
   ];
+  // Read alike by GNU tar and by our reader, differently by node-tar: only the cross-check refuses these.
+  const smuggled = (value: string) => paxHeader([['comment', value]]);
+  cases.push(
+    // node-tar reads the checksum as twelve bytes up to a NUL: eight digits run into the typeflag.
+    ['checksum of eight digits', [ok, { path: 'flow/a', body: 'abc', checksumForm: 'eight' }]],
+    // node-tar reads the POSIX prefix up to a NUL with a pattern that stops at a newline.
+    // (Bytes 130 on of the prefix are star's times to some readers, and unchecked by ours.)
+    ['prefix tail with a newline', [{ path: 'file.txt', prefix: 'flow/a', body: 'p', patch: [{ offset: FIELD.prefix + 130, bytes: 'y\nz' }] }]],
+    // node-tar splits pax records at newlines, not by their lengths: a comment can carry a record.
+    ['pax comment smuggles a path', [smuggled('x\n22 path=flow/evil.txt'), { path: 'flow/innocent', body: 'c' }]],
+    ['pax comment smuggles a size', [smuggled('x\n10 size=0'), { path: 'flow/innocent', body: 'c' }, ok]],
+  );
   for (const flag of ['7', 'D', 'V', 'I', 'A', 'M', 'X', 'Z', '9', 'E', 'g']) {
     cases.push([`type ${flag}`, [ok, { path: `flow/t${flag}`, type: flag, body: 'data' }]]);
   }
   const out = cases.map(([name, entries, opts]) => ({ name, gz: tgz(entries, opts) }));
+  out.push({ name: 'GNU long name cut by a gunzip chunk', gz: tgz(longNameAcrossChunk()) });
   const plain = gzipSync(rawTar([ok]));
   out.push({ name: 'gzip trailing zeros', gz: Buffer.concat([plain, Buffer.alloc(100)]) });
   out.push({ name: 'gzip zeros then garbage', gz: Buffer.concat([plain, Buffer.alloc(10), Buffer.from('garbage')]) });
   out.push({ name: 'gzip trailing garbage', gz: Buffer.concat([plain, Buffer.from('garbage')]) });
   out.push({ name: 'gzip two members', gz: Buffer.concat([gzipSync(rawTar([ok], { end: false })), gzipSync(Buffer.alloc(1024))]) });
   return out;
+}
+
+/**
+ * An archive GNU tar reads fine, whose GNU long-name record (multi-byte
+ * characters) straddles stream offset 16 KiB, where gunzip ends its first
+ * output chunk, with the boundary inside a character: node-tar decodes each
+ * piece of a record on its own, and reads another name.
+ */
+function longNameAcrossChunk(): RawEntry[] {
+  const name = Buffer.from(`flow/${'\u00e9'.repeat(300)}.json`);
+  // Header 0, 29 blocks of body, the L header at 15360, its record from 15872: byte 512 of the
+  // record (offset 16384) is the second byte of an e-acute.
+  return [
+    { path: 'flow/pad.bin', body: Buffer.alloc(29 * BLOCK, 0x61) },
+    gnuLongName(name),
+    { path: '', pathBytes: name.subarray(0, 100), body: 'long', magic: 'gnu' },
+  ];
 }
 
 // Building blocks of a random archive: what real writers put in flow archives.
@@ -246,7 +277,7 @@ const FIELDS: [number, number][] = [
 function mutateHeader(tar: Buffer, at: number, r: Rand): string {
   const h = tar.subarray(at, at + BLOCK);
   let what: string;
-  switch (r.int(0, 6)) {
+  switch (r.int(0, 7)) {
     case 0: {
       const off = r.int(0, BLOCK - 1);
       h[off] = r.int(0, 255);
@@ -282,16 +313,27 @@ function mutateHeader(tar: Buffer, at: number, r: Rand): string {
       h[FIELD.typeflag] = r.pick(TYPEFLAGS).charCodeAt(0);
       what = `typeflag ${JSON.stringify(String.fromCharCode(h[FIELD.typeflag] as number))}`;
       break;
-    default: {
+    case 6: {
       const off = r.int(FIELD.prefix + 100, BLOCK - 1);
       h[off] = r.int(1, 255);
       what = `tail byte ${off}`;
+      break;
+    }
+    default: {
+      // A newline after a NUL: readers that cut a field at its NUL with a pattern stop at newlines.
+      const [field, lo, hi] = r.pick([[FIELD.name, 60, 98], [FIELD.linkname, 60, 98], [FIELD.prefix, 131, 153]] as const);
+      const off = field + r.int(lo, hi);
+      h[off - 1] = 0;
+      h[off] = 0x0a;
+      h[off + 1] = r.int(0x61, 0x7a);
+      what = `NUL newline at ${off}`;
     }
   }
   const c = r.next();
-  if (c < 0.85) setChecksum(h);
+  const form = r.pick<ChecksumForm>(['gnu', 'gnu', 'seven-nul', 'seven-space', 'leading-space', 'eight']);
+  if (c < 0.85) setChecksum(h, { form });
   else if (c < 0.95) setChecksum(h, { signed: true });
-  return what + (c < 0.85 ? '' : c < 0.95 ? ' (signed sum)' : ' (old sum)');
+  return what + (c < 0.85 ? (form === 'gnu' ? '' : ` (checksum ${form})`) : c < 0.95 ? ' (signed sum)' : ' (old sum)');
 }
 
 /** A random archive: real-writer building blocks, then up to four mutations of any kind. */

@@ -25,6 +25,8 @@ export interface RawEntry {
   badChecksum?: boolean;
   /** Store the checksum as a signed sum (bytes above 0x7f count negative), as old tars did. */
   signedChecksum?: boolean;
+  /** How the checksum's digits are laid out (default: as GNU tar writes them). */
+  checksumForm?: ChecksumForm;
 }
 
 export const BLOCK = 512;
@@ -63,14 +65,29 @@ function putOctal(buf: Buffer, off: number, len: number, n: number): void {
   putString(buf, off, len, n.toString(8).padStart(len - 1, '0') + '\0');
 }
 
+/**
+ * How the checksum's digits are written: what GNU tar writes (six digits, NUL,
+ * space), and other forms readers take: seven digits then NUL or space, leading
+ * spaces, or eight digits filling the field with no terminator.
+ */
+export type ChecksumForm = 'gnu' | 'seven-nul' | 'seven-space' | 'leading-space' | 'eight';
+
+const CHECKSUM_FORMS: Record<ChecksumForm, (sum: number) => string> = {
+  gnu: (n) => `${n.toString(8).padStart(6, '0')}\0 `,
+  'seven-nul': (n) => `${n.toString(8).padStart(7, '0')}\0`,
+  'seven-space': (n) => `${n.toString(8).padStart(7, '0')} `,
+  'leading-space': (n) => `  ${n.toString(8).padStart(5, '0')}\0`.slice(-8),
+  eight: (n) => n.toString(8).padStart(8, '0'),
+};
+
 /** Writes the checksum of a header in place: unsigned (what POSIX says) or signed. */
-export function setChecksum(h: Buffer, opts: { signed?: boolean; wrong?: boolean } = {}): void {
+export function setChecksum(h: Buffer, opts: { signed?: boolean; wrong?: boolean; form?: ChecksumForm } = {}): void {
   h.fill(0x20, FIELD.chksum, FIELD.chksum + 8);
   let sum = 0;
   for (const b of h) sum += opts.signed && b > 0x7f ? b - 256 : b;
   if (opts.wrong) sum += 1;
   h.fill(0, FIELD.chksum, FIELD.chksum + 8);
-  putString(h, FIELD.chksum, 8, (sum & 0o777777).toString(8).padStart(6, '0') + '\0 ');
+  putString(h, FIELD.chksum, 8, CHECKSUM_FORMS[opts.form ?? 'gnu'](sum & 0o777777));
 }
 
 /** One 512-byte header. */
@@ -98,7 +115,7 @@ export function ustarHeader(e: RawEntry): Buffer {
   }
   if (e.prefix) putString(h, FIELD.prefix, 155, e.prefix);
   for (const p of e.patch ?? []) Buffer.from(p.bytes).copy(h, p.offset);
-  setChecksum(h, { signed: e.signedChecksum ?? false, wrong: e.badChecksum ?? false });
+  setChecksum(h, { signed: e.signedChecksum ?? false, wrong: e.badChecksum ?? false, form: e.checksumForm ?? 'gnu' });
   return h;
 }
 

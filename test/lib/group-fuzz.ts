@@ -3,10 +3,10 @@
 // is replaced by a mutated one. Counts crashes, hangs and VERIFIED verdicts
 // on broken definitions (all must be 0), and checks that the valid variants
 // still verify (so the run can tell a verdict apart at all).
-import { spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_IDS, groupJson } from '../../scripts/simulated-core.js';
+import { runCli } from './cli-child.js';
 import { Rand } from './seeded.js';
 import { refreshFlowLog, tempCore, type TempCore } from './core.js';
 
@@ -273,34 +273,6 @@ function parseReport(stdout: string): { status?: string; findings?: { code: stri
   }
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  ms: number;
-}
-
-function runCli(bin: string, args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut, ms: performance.now() - t0 });
-    });
-  });
-}
 
 /**
  * A worker: two cores, one healthy and one where only group.json stands
@@ -311,16 +283,15 @@ export class GroupFuzzWorker {
   private constructor(
     private readonly healthy: TempCore,
     private readonly bare: TempCore,
-    private readonly bin: string,
     private readonly timeoutMs: number,
   ) {}
 
-  static async create(bin: string, timeoutMs = 20_000): Promise<GroupFuzzWorker> {
+  static async create(timeoutMs = 20_000): Promise<GroupFuzzWorker> {
     const healthy = await tempCore({ lambdaFiles: 1, engineFiles: 1 });
     const bare = await tempCore({ lambdaFiles: 1, engineFiles: 1 });
     await rm(join(bare.root, 'thingsgraph'), { recursive: true, force: true });
     await rm(join(bare.root, bare.paths.thingsGraphLog), { force: true });
-    return new GroupFuzzWorker(healthy, bare, bin, timeoutMs);
+    return new GroupFuzzWorker(healthy, bare, timeoutMs);
   }
 
   async run(c: GroupCase, t: GroupFuzzTally): Promise<void> {
@@ -329,12 +300,12 @@ export class GroupFuzzWorker {
     await writeFile(join(core.root, core.paths.groupJson), c.bytes);
     await rm(core.stateDir, { recursive: true, force: true });
     if (core === this.healthy) await refreshFlowLog(core);
-    const r = await runCli(this.bin, ['verify', '--root', core.root, '--state', core.stateDir, '--json', '--hash-rate', '0'], this.timeoutMs);
+    const r = await runCli(['verify', '--root', core.root, '--state', core.stateDir, '--json', '--hash-rate', '0'], { deadlineMs: this.timeoutMs });
     t.cases++;
     if (c.broken) t.broken++;
     else t.valid++;
     t.maxMs = Math.max(t.maxMs, r.ms);
-    if (r.timedOut) {
+    if (r.hung) {
       t.hangs++;
       t.bad.push(`hang: ${c.name}`);
       return;
@@ -369,9 +340,9 @@ export class GroupFuzzWorker {
 }
 
 /** Runs seeds [first, first+n) on `workers` parallel workers. */
-export async function fuzzGroups(opts: { bin: string; first: number; n: number; workers: number; onProgress?: (done: number) => void }): Promise<GroupFuzzTally> {
+export async function fuzzGroups(opts: { first: number; n: number; workers: number; onProgress?: (done: number) => void }): Promise<GroupFuzzTally> {
   const t = emptyGroupTally();
-  const workers = await Promise.all(Array.from({ length: opts.workers }, () => GroupFuzzWorker.create(opts.bin)));
+  const workers = await Promise.all(Array.from({ length: opts.workers }, () => GroupFuzzWorker.create()));
   let next = 0;
   try {
     await Promise.all(

@@ -107,6 +107,33 @@ test('the envelope is read on the same strict rules: duplicate keys, near misses
   }
 });
 
+test('a deployment ID or archive digests where they are not read are refused, not dropped', () => {
+  const cli = JSON.parse(CLI_OUTPUT) as { summary: Record<string, unknown>; greengrassDeploymentId: string };
+  const { greengrassDeploymentId: dep, ...noDep } = cli;
+  const res = [{ name: 'flow-A.tar.gz', sha256: 'a'.repeat(64) }];
+  const cases: [unknown, RegExp][] = [
+    [{ expectation: noDep, greengrassDeploymentId: dep }, /^envelope has the key "greengrassDeploymentId", but "greengrassDeploymentId" is read only next to "summary"/],
+    [{ ...noDep, summary: { ...cli.summary, greengrassDeploymentId: dep } }, /^summary has the key "greengrassDeploymentId".*here it would be ignored/],
+    [{ expectation: { ...noDep, summary: { ...cli.summary, greengrass_deployment_id: dep } } }, /envelope.expectation.summary has the key "greengrass_deployment_id"/],
+    [{ ...cli, resources: res }, /^the response has the key "resources", but "resources" is read only at the top of an envelope/],
+    [{ expectation: { ...cli, resources: res } }, /^envelope.expectation has the key "resources"/],
+    [{ summaries: [cli.summary], greengrassDeploymentId: dep }, /^the response has the key "greengrassDeploymentId"/],
+    // Inside what the reader skips: an unknown key's value, a description's definition.
+    [{ ...noDep, note: { greengrassDeploymentId: dep } }, /^note has the key "greengrassDeploymentId"/],
+    [{ description: { summary: cli.summary, definition: { language: 'GRAPHQL', text: '{}', greengrassDeploymentId: dep } } }, /^description.definition has the key "greengrassDeploymentId"/],
+    [{ expectation: cli, extra: [{ Resources: res }] }, /^envelope.extra\[0\] has the key "Resources", but "resources"/],
+  ];
+  for (const [doc, re] of cases) {
+    const r = parseExpectation(JSON.stringify(doc));
+    assert.equal(r.ok, false, JSON.stringify(doc));
+    if (!r.ok) assert.match(r.error, re, JSON.stringify(doc));
+  }
+  // Where they are read, they are read.
+  const env = parseExpectation(JSON.stringify({ expectation: cli, resources: res }));
+  assert.ok(env.ok);
+  if (env.ok) assert.deepEqual([env.expectation.greengrassDeploymentId, env.expectation.resources], [dep, res]);
+});
+
 test('a BOM is accepted, and get-system-instance or a one-entry listing are an expectation with no deployment ID', () => {
   const cli = JSON.parse(CLI_OUTPUT) as { summary: Record<string, unknown> };
   const bom = parseExpectation(`\uFEFF${CLI_OUTPUT}`);

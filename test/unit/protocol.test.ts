@@ -91,3 +91,14 @@ test('inbound: expectations, report requests with or without a request ID, anyth
   assert.deepEqual(classifyInbound(t.reportGet, Buffer.from('{"requestId":5}'), t), { kind: 'get', requestId: null });
   assert.deepEqual(classifyInbound('dw/Other/expected', Buffer.from('{}'), t), { kind: 'unknown' });
 });
+
+test('inbound: an expectation that is not UTF-8 is refused before parsing, its request ID still echoed', () => {
+  const t = topicsFor('dw', 'Pi-1');
+  // A lossy decode would turn the bad byte into U+FFFD inside a string and parse.
+  const bytes = Buffer.concat([Buffer.from('{"requestId":"r-9","expectation":{"summary":{"id":"a'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}}}')]);
+  const m = classifyInbound(t.expected, bytes, t);
+  assert.equal(m.kind, 'expected-unreadable');
+  assert.ok(m.kind === 'expected-unreadable' && /not valid UTF-8 \(first bad byte at offset 52\)/.test(m.error), JSON.stringify(m));
+  assert.equal(m.kind === 'expected-unreadable' && m.requestId, 'r-9');
+  assert.deepEqual(classifyInbound(t.expected, Buffer.from('{"a":"é"}'), t), { kind: 'expected', text: '{"a":"é"}' });
+});

@@ -60,7 +60,11 @@ test('missing group definition, runtime files and resources', () => {
   obs.flowResources = [];
   const v = judge({ observation: obs, baseline: null, expectation: expectation() });
   assert.deepEqual(codes(v), ['GROUP_DEFINITION_MISSING', 'RESOURCE_MISSING', 'RUNTIME_FILES_MISSING']);
-  assert.deepEqual(v.findings.find((f) => f.code === 'RUNTIME_FILES_MISSING')!.actual, ['ThingsGraph.db']);
+  // Expected: the files present; found: which are missing (not the other way round).
+  const rf = v.findings.find((f) => f.code === 'RUNTIME_FILES_MISSING')!;
+  assert.deepEqual(rf.expected, { present: ['thingsgraph/', 'thingsgraph/ThingsGraph.db', 'thingsgraph/engine/'] });
+  assert.deepEqual(rf.actual, { missing: ['thingsgraph/ThingsGraph.db'] });
+  assert.match(rf.message, /missing: thingsgraph\/ThingsGraph\.db$/);
 });
 
 test('archive digests are compared with the envelope', () => {
