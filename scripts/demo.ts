@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     await agent.stop();
     await hasher.close();
     await flow.stop();
-    say('Done. Next: `deploy-witness verify --help`, `deploy-witness run --help`, README.md.');
+    say('Done. Next: `npx deploy-witness verify --help`, `npx deploy-witness run --help`, README.md.');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -4,16 +4,16 @@
 // keeps the expectation across restarts, answers the cloud's requests, tells
 // the nucleus its state, and restarts the agent in-process when the
 // component configuration changes.
-import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyConfig, ConfigError, defaultConfig, defaultStateDir, type Config } from '../config/config.js';
 import { readConfigFile } from '../config/load.js';
+import { rootProblem } from '../config/root.js';
 import type { Logger } from '../log.js';
 import { createHasher, type Hasher } from '../observe/hash.js';
 import { readGroup } from '../observe/observe.js';
 import { ipcAvailable } from '../report/ipc-env.js';
 import type { IpcTransport } from '../report/ipc.js';
-import { checkTlsFiles, defaultClientId, Mqtt5Transport } from '../report/mqtt5.js';
+import { checkTlsFiles, defaultClientId, Mqtt5Transport, type ConnectNames } from '../report/mqtt5.js';
 import { Outbox } from '../report/outbox.js';
 import { classifyInbound, groupExpectedTopic, offlineHeartbeat, publishesTo, requestIdOf, thingGroupExpectedTopic, topicsFor, type Topics } from '../report/protocol.js';
 import { ProtocolSink } from '../report/protocol-sink.js';
@@ -21,7 +21,8 @@ import type { ReportSink } from '../report/sink.js';
 import { openSpool, type SpoolOptions } from '../report/spool.js';
 import type { Transport } from '../report/transport.js';
 import { loadStoredExpectations, saveExpectation } from '../state/expectation-store.js';
-import { acquireLock, type Lock } from '../state/lock.js';
+import { acquireLock, LockBusyError, type Lock } from '../state/lock.js';
+import { prepareStateDir } from '../state/state-dir.js';
 import { SequenceUnreadableError } from '../state/sequence.js';
 import { GreengrassV2Logs } from '../observe/greengrass-v2/logs.js';
 import { findGreengrassV2Roots } from '../observe/greengrass-v2/observe.js';
@@ -43,7 +44,11 @@ export interface ServiceOptions {
   env: NodeJS.ProcessEnv;
   /** Flags as raw configuration keys (they win over everything). */
   flags: Record<string, unknown>;
+  /** The flag that sets each key (`hashRateLimitMBps` → `--hash-rate`), for messages about a bad one. */
+  flagNames?: Readonly<Record<string, string>>;
   configFile?: string;
+  /** How long `configFile` may take to arrive when it is a pipe (the loader's default otherwise). */
+  inputTimeoutMs?: number;
   /** From --expect: wins over a stored expectation of its layout. */
   expectation: AnyExpectation | null;
   /** For local mode: where JSON lines go. */
@@ -64,22 +69,40 @@ export function chooseMode(env: NodeJS.ProcessEnv, config: Config): Mode {
 }
 
 /** defaults < component configuration < --config file < flags. */
-export async function buildConfig(opts: { env: NodeJS.ProcessEnv; component?: unknown; configFile?: string; flags: Record<string, unknown> }): Promise<Config> {
+export async function buildConfig(opts: {
+  env: NodeJS.ProcessEnv;
+  component?: unknown;
+  configFile?: string;
+  inputTimeoutMs?: number;
+  flags: Record<string, unknown>;
+  flagNames?: Readonly<Record<string, string>>;
+}): Promise<Config> {
   let c = defaultConfig(opts.env);
   if (opts.component !== undefined) c = applyConfig(c, opts.component, 'component configuration');
-  if (opts.configFile) c = applyConfig(c, await readConfigFile(opts.configFile), opts.configFile);
-  c = applyConfig(c, opts.flags, 'flags');
+  if (opts.configFile) {
+    const raw = await readConfigFile(opts.configFile, opts.inputTimeoutMs !== undefined ? { timeoutMs: opts.inputTimeoutMs } : {});
+    c = applyConfig(c, raw, opts.configFile);
+  }
+  c = applyConfig(c, opts.flags, 'flags', opts.flagNames ? { names: opts.flagNames } : {});
   validateSchedules(c);
   return c;
 }
 
-async function rootUsable(root: string): Promise<string | null> {
-  try {
-    await access(root, constants.R_OK | constants.X_OK);
-    return null;
-  } catch (err) {
-    return `root ${root} is not readable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+/** Direct MQTT's settings, named as both the flags and the configuration file spell them. */
+const MQTT_NAMES: ConnectNames = {
+  endpoint: '--endpoint (mqtt.endpoint)', port: '--port (mqtt.port)', cert: '--cert (mqtt.cert)',
+  key: '--key (mqtt.key)', ca: '--ca (mqtt.ca)', clientId: 'mqtt.clientId',
+};
+
+/** Direct-MQTT settings given where no endpoint makes them count: named, so they are not silently ignored. */
+function strayMqttSettings(config: Config, flags: Record<string, unknown>): string[] {
+  const m = config.mqtt;
+  const given = (flags.mqtt ?? {}) as Record<string, unknown>;
+  const stray: string[] = [];
+  for (const k of ['cert', 'key', 'ca', 'port', 'clientId'] as const) {
+    if (k === 'port' ? given.port !== undefined : m[k] !== undefined) stray.push(MQTT_NAMES[k]);
   }
+  return stray;
 }
 
 async function thingFor(mode: Mode, env: NodeJS.ProcessEnv, config: Config): Promise<string | null> {
@@ -188,11 +211,15 @@ export class Service {
     return this.stateChain;
   }
 
-  /** The agent cannot work: say so to the nucleus, and wait (IPC) for a configuration that works. */
+  /**
+   * The agent cannot work. Without a nucleus, the runner says so once and exits
+   * 2. As a component it stays, ERRORED, until the configuration changes:
+   * exiting would only spend the nucleus' restarts on the same mistake.
+   */
   private async cannotWork(why: string): Promise<void> {
-    this.opts.logger.error('the agent cannot work', { reason: why });
-    await this.setState('ERRORED');
     if (!this.ipc) throw new ConfigError(why);
+    this.opts.logger.error('the agent cannot work', { reason: why, waiting: 'for a configuration change' });
+    await this.setState('ERRORED');
   }
 
   private async startAgent(): Promise<void> {
@@ -203,21 +230,39 @@ export class Service {
         env,
         component: await this.componentConfiguration(),
         ...(this.opts.configFile ? { configFile: this.opts.configFile } : {}),
+        ...(this.opts.inputTimeoutMs !== undefined ? { inputTimeoutMs: this.opts.inputTimeoutMs } : {}),
         flags: this.opts.flags,
+        ...(this.opts.flagNames ? { flagNames: this.opts.flagNames } : {}),
       });
     } catch (err) {
       return this.cannotWork((err as Error).message);
     }
     logger.level = config.logLevel;
-    const unusable = await rootUsable(config.root);
+    const unusable = await rootProblem(config.root);
     if (unusable) return this.cannotWork(unusable);
     if (this.mode !== 'ipc') this.mode = chooseMode(env, config);
     this.config = config;
+    const stray = strayMqttSettings(config, this.opts.flags);
+    if (this.mode === 'ipc' && (stray.length > 0 || config.mqtt.endpoint)) {
+      logger.warn('direct MQTT settings are ignored as a Greengrass component: reports go through the nucleus', {
+        settings: [...(config.mqtt.endpoint ? [MQTT_NAMES.endpoint] : []), ...stray],
+      });
+    }
+    if (this.mode === 'local' && stray.length > 0) {
+      return this.cannotWork(`${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} for direct MQTT and need an endpoint (--endpoint, or mqtt.endpoint); without one, reports go to standard output or --report-file`);
+    }
 
+    const stateProblem = await prepareStateDir(config.stateDir);
+    if (stateProblem) return this.cannotWork(stateProblem);
     // verify and a running agent share the state folder; two agents must not.
-    this.lock ??= await acquireLock(join(config.stateDir, 'agent.lock'), { waitMs: 0 }).catch((err: Error) => {
-      throw new ConfigError(`another agent is running on state folder ${config.stateDir}: ${err.message}`);
-    });
+    if (!this.lock) {
+      try {
+        this.lock = await acquireLock(join(config.stateDir, 'agent.lock'), { waitMs: 0 });
+      } catch (err) {
+        if (!(err instanceof LockBusyError)) return this.cannotWork(`state folder ${config.stateDir} cannot be locked: ${(err as Error).message}`);
+        return this.cannotWork(`another agent (process ${err.holder}) is running on state folder ${config.stateDir}: stop it, or give this one its own --state`);
+      }
+    }
 
     let sink: ReportSink;
     if (this.mode === 'local') {
@@ -235,7 +280,7 @@ export class Service {
         if (!m.cert || !m.key) return this.cannotWork('direct MQTT needs mqtt.cert and mqtt.key (--cert, --key)');
         // A missing or wrong certificate is a configuration error, said before a whole verification runs.
         try {
-          await checkTlsFiles({ cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) }, { cert: 'cert', key: 'key', ca: 'ca' });
+          await checkTlsFiles({ cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) }, MQTT_NAMES);
         } catch (err) {
           return this.cannotWork((err as Error).message);
         }
@@ -245,6 +290,9 @@ export class Service {
           clientId: m.clientId ?? defaultClientId(thing), will, logger,
           // Capped like the IPC transport: after an outage the report is at most a minute late.
           maxReconnectDelayMs: 60_000,
+          // A certificate the broker's side cannot trust is said at once, not after aws-crt's 10 to 30 s.
+          names: MQTT_NAMES,
+          probeTls: true,
         });
       }
       if (!this.outbox) {

@@ -5,7 +5,7 @@
 // can slip past. Failures become sentences that name the flag to fix.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { checkPemFile, Mqtt5Transport, type WebsocketAuth } from '../report/mqtt5.js';
+import { checkPemFile, checkTlsFiles, Mqtt5Transport, type ConnectFailure, type ConnectNames, type WebsocketAuth } from '../report/mqtt5.js';
 import { resolveCredentials, resolveRegion } from './credentials.js';
 
 export class ConnectError extends Error {
@@ -43,22 +43,8 @@ export function checkClientId(): string {
   return `deploy-witness-check-${randomBytes(6).toString('hex')}`;
 }
 
-/** What a person can do about an SDK error name. */
-export function explainConnectError(raw: string, o: { endpoint: string; port: number; websocket: boolean }): string {
-  const at = `${o.endpoint}:${o.port}`;
-  if (/SOCKET_CONNECTION_REFUSED|ECONNREFUSED/.test(raw)) return `nothing accepts connections at ${at}: check --endpoint and --port`;
-  if (/DNS|ENOTFOUND|EAI_/.test(raw)) return `cannot resolve ${o.endpoint}: check --endpoint (aws iot describe-endpoint --endpoint-type iot:Data-ATS)`;
-  if (/SOCKET_TIMEOUT|TIMEOUT/.test(raw)) return `no answer from ${at}: check --endpoint, --port and the network`;
-  if (/TLS|X509|CERT/.test(raw)) {
-    return o.websocket
-      ? `the TLS handshake with ${at} failed (${raw}): check --ca (the broker's CA certificate)`
-      : `the TLS handshake with ${at} failed (${raw}): check --ca (the broker's CA), and that --cert and --key are a pair the broker trusts`;
-  }
-  if (/WEBSOCKET_UPGRADE|HTTP/.test(raw)) return `the signed WebSocket upgrade was refused by ${at} (${raw}): check the AWS credentials, --region and the IoT policy`;
-  if (/NotAuthorized|BadUserNameOrPassword|Banned/i.test(raw)) return `the broker refused the connection (${raw}): check the certificate or credentials and the IoT policy (iot:Connect on client/deploy-witness-check-*)`;
-  if (/ClientIdentifierNotValid/i.test(raw)) return `the broker refused the client ID (${raw}): check --client-id`;
-  return raw;
-}
+/** check's flags, named in the sentences for connection failures. */
+const NAMES: ConnectNames = { endpoint: '--endpoint', port: '--port', cert: '--cert', key: '--key', ca: '--ca', clientId: '--client-id' };
 
 export async function connect(o: ConnectOptions): Promise<CheckConnection> {
   const { logger } = o;
@@ -67,21 +53,23 @@ export async function connect(o: ConnectOptions): Promise<CheckConnection> {
   let via = 'mutual TLS';
   try {
     if (o.cert !== undefined) {
-      await checkPemFile('cert', o.cert, 'certificate');
-      await checkPemFile('key', o.key!, 'key');
+      await checkTlsFiles({ cert: o.cert, key: o.key!, ...(o.ca !== undefined ? { ca: o.ca } : {}) }, { cert: '--cert', key: '--key', ca: '--ca' });
     } else {
       const region = await resolveRegion(o.region, o.endpoint, o.env);
       const creds = await resolveCredentials(o.env);
       websocket = { region, credentials: creds.credentials };
       via = `WebSockets signed with SigV4 (${creds.source}, region ${region})`;
     }
-    if (o.ca !== undefined) await checkPemFile('ca', o.ca, 'certificate');
+    if (o.ca !== undefined && o.cert === undefined) await checkPemFile('--ca', o.ca, 'certificate');
   } catch (err) {
-    throw new ConnectError((err as Error).message.replace(/^mqtt (cert|key|ca)/, '--$1'));
+    throw new ConnectError((err as Error).message);
   }
   const port = o.port ?? (websocket ? 443 : 8883);
   const clientId = o.clientId ?? checkClientId();
-  let lastFailure: string | null = null;
+  let lastFailure: ConnectFailure | null = null;
+  let lasting!: (f: ConnectFailure) => void;
+  // A failure that trying again cannot mend (an untrusted certificate, a refused client ID) ends the wait at once.
+  const hopeless = new Promise<ConnectFailure>((res) => (lasting = res));
   const transport = new Mqtt5Transport({
     endpoint: o.endpoint, port, clientId, logger,
     ...(websocket ? { websocket } : { certPath: o.cert!, keyPath: o.key! }),
@@ -91,8 +79,11 @@ export async function connect(o: ConnectOptions): Promise<CheckConnection> {
     minReconnectDelayMs: 500,
     maxReconnectDelayMs: 5_000,
     ackTimeoutSeconds: 30,
-    onConnectFailure: (err) => {
-      lastFailure = err.message.replace(/^mqtt5 connect to \S+ failed: /, '');
+    names: NAMES,
+    probeTls: true,
+    onConnectFailure: (failure) => {
+      lastFailure = failure;
+      if (failure.lasting) lasting(failure);
     },
   });
   let connected!: () => void;
@@ -104,11 +95,12 @@ export async function connect(o: ConnectOptions): Promise<CheckConnection> {
   });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), o.connectTimeoutMs)));
-  const first = await Promise.race([up.then(() => 'up' as const), timedOut]);
+  const first = await Promise.race([up.then(() => 'up' as const), timedOut, hopeless]);
   clearTimeout(timer);
-  if (first === 'timeout') {
+  if (first !== 'up') {
     await transport.stop().catch(() => {});
-    const why = lastFailure ? explainConnectError(lastFailure, { endpoint: o.endpoint, port, websocket: websocket !== undefined }) : `no connection to ${o.endpoint}:${port} (no answer at all)`;
+    if (first !== 'timeout') throw new ConnectError(`cannot connect: ${first.message}`);
+    const why = lastFailure ? (lastFailure as ConnectFailure).message : `no connection to ${o.endpoint}:${port} (no answer at all)`;
     throw new ConnectError(`could not connect within ${Math.round(o.connectTimeoutMs / 1000)} s (--connect-timeout): ${why}`);
   }
   try {

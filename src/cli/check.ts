@@ -63,7 +63,8 @@ Input:
 Waiting:
   --timeout S        wait at most S seconds for every device to say VERIFIED (default 120)
   --first-answer     take each device's first answer as final
-  --connect-timeout S  give up connecting after S seconds (default 30)
+  --connect-timeout S
+                     give up connecting after S seconds (default 30)
 
 Output (a table on standard output unless --json):
   --json             one JSON document (schema/check.schema.json)

@@ -48,3 +48,26 @@ export function watchOutput(stream: NodeJS.WritableStream): { failure(): NodeJS.
   });
   return { failure: () => failed };
 }
+
+/**
+ * Calls `onDead` once when nothing more written to `stream` can arrive: its
+ * reader left (EPIPE), its terminal hung up (EIO), a write failed otherwise,
+ * or it was closed. Listening also keeps such an error from ever being
+ * uncaught. Returns a function that stops watching.
+ */
+export function whenDead(stream: NodeJS.WritableStream, onDead: (err: NodeJS.ErrnoException | null) => void): () => void {
+  let told = false;
+  const tell = (err: NodeJS.ErrnoException | null) => {
+    if (told) return;
+    told = true;
+    onDead(err);
+  };
+  const onError = (err: NodeJS.ErrnoException) => tell(err);
+  const onClose = () => tell(null);
+  stream.on('error', onError);
+  stream.on('close', onClose);
+  return () => {
+    stream.off('error', onError);
+    stream.off('close', onClose);
+  };
+}

@@ -14,9 +14,23 @@ Commands:
   run       keep watching and report every change (the Greengrass component)
   check     ask the cores whether a deploy call really landed (exit 0 when all confirm)
 
-Run 'deploy-witness <command> --help' for a command's options.
-Version ${VERSION}.
+Run 'deploy-witness help <command>' (or '<command> --help') for a command's
+options and exit codes; 'deploy-witness version' prints the version (${VERSION}).
 `;
+
+/** Each command's --help, loaded only when asked for. */
+async function helpOf(name: string): Promise<string | undefined> {
+  switch (name) {
+    case 'verify':
+      return (await import('./verify.js')).VERIFY_HELP;
+    case 'run':
+      return (await import('./run.js')).RUN_HELP;
+    case 'check':
+      return (await import('./check.js')).CHECK_HELP;
+    default:
+      return undefined;
+  }
+}
 
 type Command = (argv: string[], io: CommandIO) => Promise<number>;
 
@@ -35,11 +49,26 @@ async function loadCommand(name: string): Promise<Command | undefined> {
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(HELP);
-    return name === undefined ? 2 : 0;
+  if (name === undefined) {
+    // Nothing asked: the overview, on stderr, since no command ran.
+    io.stderr.write(HELP);
+    return 2;
   }
-  if (name === '--version' || name === '-v') {
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    if (topic === undefined) {
+      io.stdout.write(HELP);
+      return 0;
+    }
+    const text = await helpOf(topic);
+    if (text === undefined) {
+      io.stderr.write(`deploy-witness help: no command '${topic}'; the commands are verify, run and check\n`);
+      return 2;
+    }
+    io.stdout.write(text);
+    return 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
     io.stdout.write(`${VERSION}\n`);
     return 0;
   }

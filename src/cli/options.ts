@@ -55,7 +55,20 @@ export function inputTimeoutMs(values: CommonValues): number {
   return Math.round(s * 1000);
 }
 
-/** Builds the configuration; throws ConfigError on a bad file or flag. */
+/** The flag that sets each configuration key, so a bad value is said in the words typed. */
+export const FLAG_NAMES: Readonly<Record<string, string>> = {
+  root: '--root',
+  stateDir: '--state',
+  logLevel: '--log-level',
+  hashRateLimitMBps: '--hash-rate',
+  thingName: '--thing',
+  'mqtt.endpoint': '--endpoint',
+  'mqtt.port': '--port',
+  'mqtt.cert': '--cert',
+  'mqtt.key': '--key',
+  'mqtt.ca': '--ca',
+};
+
 /** The common flags as raw configuration keys (paths made absolute). */
 export function commonFlags(values: CommonValues): Record<string, unknown> {
   const flags: Record<string, unknown> = {};
@@ -72,9 +85,12 @@ export function commonFlags(values: CommonValues): Record<string, unknown> {
   return flags;
 }
 
-/** `base`: the command's defaults (verify hashes at full speed, the agent capped). */
+/**
+ * Builds the configuration; throws ConfigError on a bad file or flag. `base`:
+ * the command's defaults (verify hashes at full speed, the agent capped).
+ */
 export async function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = process.env, base: Config = defaultConfig(env)): Promise<Config> {
   let c = base;
   if (values.config) c = applyConfig(c, await readConfigFile(values.config, { timeoutMs: inputTimeoutMs(values) }), values.config);
-  return applyConfig(c, commonFlags(values), 'flags');
+  return applyConfig(c, commonFlags(values), 'flags', { names: FLAG_NAMES });
 }

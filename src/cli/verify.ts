@@ -9,6 +9,8 @@ import { parseGreengrassV2Expectation } from '../verify/greengrass-v2-expectatio
 import { selectForGroup } from '../verify/deploy-response.js';
 import { readGroup } from '../observe/observe.js';
 import { readInput } from '../config/load.js';
+import { rootProblem } from '../config/root.js';
+import { prepareStateDir } from '../state/state-dir.js';
 import { defaultConfig, ONE_SHOT_MAX_WORKERS, oneShotConfig } from '../config/config.js';
 import { InputRefusedError } from '../io/guarded-read.js';
 import { VERSION } from '../version.js';
@@ -43,7 +45,11 @@ not compared. For Greengrass v2 (under greengrass/v2, or var/lib/greengrass
 for nucleus lite): what get-deployment printed (the core must run exactly its
 component versions from exactly that deployment), or list-effective-deployments.
 
-Exit status: 0 VERIFIED (every layout), 1 any other device state, 2 the command could not run.
+Exit status:
+  0  VERIFIED (every layout)
+  1  any other device state (MISMATCH, FAILED, TAMPERED, INCOMPLETE)
+  2  verify could not run: bad flags or input (--expect, --config), a --root
+     that is not a folder, a --state folder that cannot be used
 `;
 
 /** Person-named input: a get-system-instance output carries a definition of up to about 1 MB. */
@@ -57,9 +63,13 @@ export const EXPECT_MAX_BYTES = 4 * 1024 * 1024;
  */
 export async function loadExpectation(
   path: string | undefined,
-  opts: { observedGroup?: () => Promise<string | null>; timeoutMs?: number; config?: Pick<Config, 'coreLayout'> } = {},
+  opts: { observedGroup?: () => Promise<string | null>; timeoutMs?: number; config?: Pick<Config, 'coreLayout'>; stderr?: NodeJS.WritableStream; command?: string } = {},
 ): Promise<AnyExpectation | null> {
   if (path === undefined) return null;
+  // On a terminal, a silent wait looks like a hang: say what is awaited and how to end it.
+  if (path === '-' && process.stdin.isTTY && opts.stderr) {
+    opts.stderr.write(`${opts.command ?? 'deploy-witness'}: reading the expectation from standard input (paste it, then Ctrl-D)\n`);
+  }
   let text: string;
   try {
     text = await readInput(path, EXPECT_MAX_BYTES, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
@@ -116,7 +126,14 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     return 0;
   }
   const config = await configFrom(values, io.env, oneShotConfig(io.env));
+  // A root or state folder that cannot work is a mistake in the command, not a finding about the core.
+  const rootWrong = await rootProblem(config.root);
+  if (rootWrong) throw new UsageError(rootWrong);
+  const stateWrong = await prepareStateDir(config.stateDir);
+  if (stateWrong) throw new UsageError(stateWrong);
   const expectation = await loadExpectation(values.expect, {
+    stderr: io.stderr,
+    command: 'deploy-witness verify',
     observedGroup: async () => {
       const g = await readGroup(config.root, config.layout);
       return g.state === 'ok' ? g.definition.groupId : null;

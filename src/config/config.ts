@@ -4,6 +4,7 @@
 // returns every scalar from its config file as a string), so parsing coerces.
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
+import { validate as validCron } from 'node-cron';
 import {
   DEFAULT_ARCHIVE_LIMITS, DEFAULT_GREENGRASS_V2_LAYOUT, DEFAULT_LAYOUT, DEFAULT_LOG_PATTERNS,
   type ArchiveLimits, type GreengrassV2LayoutConfig, type LayoutConfig, type LogPatterns,
@@ -55,9 +56,16 @@ export const CORE_LAYOUT_CHOICES = ['auto', 'thingsgraph-v1', 'greengrass-v2'] a
 export type CoreLayoutChoice = (typeof CORE_LAYOUT_CHOICES)[number];
 
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** Every problem found, one sentence each: a file with three wrong values says all three. */
+  readonly problems: readonly string[];
+
+  /** `source` (a file, "component configuration") leads the message when given. */
+  constructor(problems: string | readonly string[], source?: string) {
+    const list = typeof problems === 'string' ? [problems] : [...problems];
+    const lead = source ? `${source}: ` : '';
+    super(list.length === 1 ? `${lead}${list[0]}` : `${lead}${list.length} problems:\n  ${list.join('\n  ')}`);
     this.name = 'ConfigError';
+    this.problems = list;
   }
 }
 
@@ -153,6 +161,13 @@ function regex(v: unknown, key: string): string {
   return s;
 }
 
+/** Checked here, with the other keys, so a file with a bad schedule says so beside its other problems. */
+function cron(v: unknown, key: string): string {
+  const s = text(v, key);
+  if (!validCron(s)) throw new ConfigError(`${key} ${JSON.stringify(s)} is not a valid cron expression (e.g. "*/5 * * * *")`);
+  return s;
+}
+
 /** Root-relative layout paths must stay inside the root. */
 function relPath(v: unknown, key: string): string {
   const s = text(v, key);
@@ -168,16 +183,48 @@ const KNOWN = new Set([
   'accessControl',
 ]);
 
-/** Applies a partial raw configuration (from a file, IPC or flags) over `base`. Throws ConfigError. */
-export function applyConfig(base: Config, raw: unknown, source: string): Config {
+/** Runs one key's check, keeping its problems with the others instead of stopping at the first. */
+function collect(problems: string[], check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+}
+
+export interface ApplyOptions {
+  /**
+   * What a person typed for each key (`hashRateLimitMBps` → `--hash-rate`,
+   * `mqtt.port` → `--port`): messages name that, and no source, since a flag
+   * names itself.
+   */
+  names?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Applies a partial raw configuration (from a file, IPC or flags) over `base`.
+ * Throws ConfigError with every problem found, not only the first.
+ */
+export function applyConfig(base: Config, raw: unknown, source: string, opts: ApplyOptions = {}): Config {
   if (raw === undefined || raw === null) return base;
-  if (!isObj(raw)) throw new ConfigError(`${source}: configuration must be an object`);
+  if (!isObj(raw)) throw new ConfigError('configuration must be an object', source);
   const c: Config = structuredClone(base);
-  const unknown = Object.keys(raw).filter((k) => !KNOWN.has(k));
-  if (unknown.length > 0) throw new ConfigError(`${source}: unknown key(s) ${unknown.join(', ')}`);
-  const k = (key: string) => `${source}: ${key}`;
+  const names = opts.names;
+  const k = (key: string) => names?.[key] ?? key;
+  const problems: string[] = [];
+  const unknown = Object.keys(raw).filter((key) => !KNOWN.has(key));
+  if (unknown.length > 0) problems.push(`unknown key(s) ${unknown.join(', ')}`);
   for (const [key, v] of Object.entries(raw)) {
     if (v === undefined || v === null) continue;
+    collect(problems, () => applyKey(c, key, v, k));
+  }
+  if (problems.length > 0) throw new ConfigError(problems, names ? undefined : source);
+  return c;
+}
+
+function applyKey(c: Config, key: string, v: unknown, k: (key: string) => string): void {
+  {
     switch (key) {
       case 'root': c.root = text(v, k(key)); break;
       case 'stateDir': c.stateDir = text(v, k(key)); break;
@@ -188,21 +235,21 @@ export function applyConfig(base: Config, raw: unknown, source: string): Config 
         c.topicPrefix = t;
         break;
       }
-      case 'heartbeatCron': c.heartbeatCron = text(v, k(key)); break;
-      case 'rescanCron': c.rescanCron = text(v, k(key)); break;
-      case 'fullRehashCron': c.fullRehashCron = text(v, k(key)); break;
+      case 'heartbeatCron': c.heartbeatCron = cron(v, k(key)); break;
+      case 'rescanCron': c.rescanCron = cron(v, k(key)); break;
+      case 'fullRehashCron': c.fullRehashCron = cron(v, k(key)); break;
       case 'hashRateLimitMBps': c.hashRateLimitMBps = num(v, k(key), 0, 100_000); break;
       case 'hashConcurrency': c.hashConcurrency = int(v, k(key), 1, 64); break;
       case 'logLevel': {
         const l = text(v, k(key));
-        if (!LOG_LEVELS.includes(l as LogLevel)) throw new ConfigError(`${k(key)} must be one of ${LOG_LEVELS.join(', ')}`);
+        if (!LOG_LEVELS.includes(l as LogLevel)) throw new ConfigError(`${k(key)} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(v)}`);
         c.logLevel = l as LogLevel;
         break;
       }
       case 'watchBudget': c.watchBudget = int(v, k(key), 0, 10_000_000); break;
       case 'debounceMs': c.debounceMs = int(v, k(key), 0, 60_000); break;
       case 'erroredWhenUnverified': c.erroredWhenUnverified = bool(v, k(key)); break;
-      case 'mqtt': c.mqtt = applyMqtt(c.mqtt, v, k(key)); break;
+      case 'mqtt': c.mqtt = applyMqtt(c.mqtt, v, k); break;
       case 'layout': c.layout = applyLayout(c.layout, v, k(key)); break;
       case 'coreLayout': {
         const l = text(v, k(key));
@@ -213,56 +260,80 @@ export function applyConfig(base: Config, raw: unknown, source: string): Config 
       case 'greengrassV2': c.greengrassV2 = applyGreengrassV2(c.greengrassV2, v, k(key)); break;
       case 'logPatterns': {
         if (!isObj(v)) throw new ConfigError(`${k(key)} must be an object`);
+        const problems: string[] = [];
         for (const [pk, pv] of Object.entries(v)) {
-          if (!(pk in c.logPatterns)) throw new ConfigError(`${k(key)}: unknown pattern ${pk}`);
-          (c.logPatterns as unknown as Raw)[pk] = regex(pv, `${k(key)}.${pk}`);
+          collect(problems, () => {
+            if (!(pk in c.logPatterns)) throw new ConfigError(`${k(key)}: unknown pattern ${pk}`);
+            (c.logPatterns as unknown as Raw)[pk] = regex(pv, `${k(key)}.${pk}`);
+          });
         }
+        if (problems.length > 0) throw new ConfigError(problems);
         break;
       }
       case 'archiveLimits': {
         if (!isObj(v)) throw new ConfigError(`${k(key)} must be an object`);
+        const problems: string[] = [];
         for (const [ak, av] of Object.entries(v)) {
-          if (!(ak in c.archiveLimits)) throw new ConfigError(`${k(key)}: unknown limit ${ak}`);
-          (c.archiveLimits as unknown as Raw)[ak] = num(av, `${k(key)}.${ak}`, 1, Number.MAX_SAFE_INTEGER);
+          collect(problems, () => {
+            if (!(ak in c.archiveLimits)) throw new ConfigError(`${k(key)}: unknown limit ${ak}`);
+            (c.archiveLimits as unknown as Raw)[ak] = num(av, `${k(key)}.${ak}`, 1, Number.MAX_SAFE_INTEGER);
+          });
         }
+        if (problems.length > 0) throw new ConfigError(problems);
         break;
       }
       case 'health': {
         if (!isObj(v)) throw new ConfigError(`${k(key)} must be an object`);
+        const problems: string[] = [];
         for (const [hk, hv] of Object.entries(v)) {
-          if (hk === 'flowWindowMinutes') c.health.flowWindowMinutes = num(hv, `${k(key)}.${hk}`, 1, 100_000);
-          else if (hk === 'diskLowPercent') c.health.diskLowPercent = num(hv, `${k(key)}.${hk}`, 0, 100);
-          else throw new ConfigError(`${k(key)}: unknown key ${hk}`);
+          collect(problems, () => {
+            if (hk === 'flowWindowMinutes') c.health.flowWindowMinutes = num(hv, `${k(key)}.${hk}`, 1, 100_000);
+            else if (hk === 'diskLowPercent') c.health.diskLowPercent = num(hv, `${k(key)}.${hk}`, 0, 100);
+            else throw new ConfigError(`${k(key)}: unknown key ${hk}`);
+          });
         }
+        if (problems.length > 0) throw new ConfigError(problems);
         break;
       }
       default: break; // accessControl: the nucleus' business, not ours
     }
   }
-  return c;
 }
 
-function applyMqtt(base: MqttConfig, v: unknown, key: string): MqttConfig {
-  if (!isObj(v)) throw new ConfigError(`${key} must be an object`);
+function applyMqtt(base: MqttConfig, v: unknown, k: (key: string) => string): MqttConfig {
+  if (!isObj(v)) throw new ConfigError(`${k('mqtt')} must be an object`);
   const m = { ...base };
+  const problems: string[] = [];
   for (const [mk, mv] of Object.entries(v)) {
     if (mv === undefined || mv === null || mv === '') continue;
-    switch (mk) {
-      case 'port': m.port = int(mv, `${key}.port`, 1, 65535); break;
-      case 'endpoint': case 'cert': case 'key': case 'ca': case 'clientId':
-        m[mk] = text(mv, `${key}.${mk}`);
-        break;
-      default: throw new ConfigError(`${key}: unknown key ${mk}`);
-    }
+    collect(problems, () => {
+      switch (mk) {
+        case 'port': m.port = int(mv, k(`mqtt.${mk}`), 1, 65535); break;
+        case 'endpoint': case 'cert': case 'key': case 'ca': case 'clientId':
+          m[mk] = text(mv, k(`mqtt.${mk}`));
+          break;
+        default: throw new ConfigError(`${k('mqtt')}: unknown key ${mk}`);
+      }
+    });
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   return m;
 }
 
 function applyLayout(base: LayoutConfig, v: unknown, key: string): LayoutConfig {
   if (!isObj(v)) throw new ConfigError(`${key} must be an object`);
   const l = { ...base };
+  const problems: string[] = [];
   for (const [lk, lv] of Object.entries(v)) {
     const kk = `${key}.${lk}`;
+    collect(problems, () => applyLayoutKey(l, lk, lv, kk, key));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return l;
+}
+
+function applyLayoutKey(l: LayoutConfig, lk: string, lv: unknown, kk: string, key: string): void {
+  {
     switch (lk) {
       case 'flowSearchPaths': l.flowSearchPaths = strList(lv, kk).map((p) => relPath(p, kk)); break;
       case 'runtimeVolatile': l.runtimeVolatile = strList(lv, kk); break;
@@ -275,7 +346,6 @@ function applyLayout(base: LayoutConfig, v: unknown, key: string): LayoutConfig 
       default: throw new ConfigError(`${key}: unknown key ${lk}`);
     }
   }
-  return l;
 }
 
 function applyGreengrassV2(base: GreengrassV2LayoutConfig, v: unknown, key: string): GreengrassV2LayoutConfig {

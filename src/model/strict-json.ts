@@ -7,7 +7,10 @@
 // - nesting deeper than maxDepth (default 64): recursion stays bounded
 //   whatever the input;
 // - bytes that are not UTF-8, when given bytes (decodeUtf8Strict), and a
-//   byte order mark.
+//   byte order mark anywhere but at the very start (where editors on Windows
+//   write one: it is no content, and is skipped).
+// A character that cannot be seen (a BOM, a control or format character) is
+// named in messages by its code point, never printed as itself.
 // Values come out as JSON.parse makes them; a key `__proto__` is an own
 // property, never a prototype. A sequence of documents separated by white
 // space (JSON lines, or the pretty outputs of a shell loop one after another)
@@ -76,6 +79,25 @@ class JsonError extends Error {
 }
 
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const BOM = 0xfeff;
+
+/** Characters a message would show as nothing (or as a blank) and that must be named instead. */
+const INVISIBLE = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}\p{Co}\p{Cn}\p{Cs}]$/u;
+
+/** The character at `i` as a message shows it: quoted when it can be seen, else by its code point. */
+function shown(s: string, i: number): string {
+  const cp = s.codePointAt(i);
+  if (cp === undefined) return 'end of the document';
+  const c = String.fromCodePoint(cp);
+  if (c !== ' ' && !INVISIBLE.test(c)) return JSON.stringify(c);
+  const u = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+  return cp === BOM ? `${u} (a byte order mark)` : u;
+}
+
+/** Where reading starts: past a byte order mark at the very start, the one place it is allowed. */
+function start(text: string): number {
+  return text.charCodeAt(0) === BOM ? 1 : 0;
+}
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
@@ -123,7 +145,7 @@ class Reader {
         return this.fail('unexpected end of the document');
       default:
         if (c === '-' || (c >= '0' && c <= '9')) return this.number();
-        return this.fail(`unexpected character ${JSON.stringify(c)}`);
+        return this.fail(`unexpected character ${shown(this.s, this.i)}`);
     }
   }
 
@@ -233,14 +255,15 @@ class Reader {
       this.i += w.length;
       return v;
     }
-    return this.fail(`unexpected character ${JSON.stringify(this.s[this.i])}`);
+    return this.fail(`unexpected character ${shown(this.s, this.i)}`);
   }
 }
 
 function lineColumn(s: string, offset: number): string {
   let line = 1;
   let col = 1;
-  for (let i = 0; i < offset && i < s.length; i++) {
+  // A leading BOM takes no column: editors show none.
+  for (let i = start(s); i < offset && i < s.length; i++) {
     if (s.charCodeAt(i) === 0x0a) {
       line++;
       col = 1;
@@ -253,11 +276,11 @@ function lineColumn(s: string, offset: number): string {
 export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): StrictJsonResult {
   const r = new Reader(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
   try {
-    if (text.charCodeAt(0) === 0xfeff) r.fail('starts with a byte order mark');
+    r.i = start(text);
     r.ws();
     const value = r.value(0);
     r.ws();
-    if (r.i < text.length) r.fail('unexpected text after the JSON value');
+    if (r.i < text.length) r.fail(`unexpected text after the JSON value (${shown(text, r.i)})`);
     return { ok: true, value };
   } catch (err) {
     if (!(err instanceof JsonError)) throw err;
@@ -289,7 +312,7 @@ export function parseStrictJsonSequence(text: string, opts: StrictJsonOptions = 
   let line = 1;
   let counted = 0;
   try {
-    if (text.charCodeAt(0) === 0xfeff) r.fail('starts with a byte order mark');
+    r.i = start(text);
     r.ws();
     while (!r.atEnd()) {
       for (; counted < r.i; counted++) if (text.charCodeAt(counted) === 0x0a) line++;

@@ -2,7 +2,7 @@
 // torn one, even after a power cut (write temp, fsync, rename, fsync folder).
 // The state tree is private (folders 0700, files 0600) whatever the umask:
 // baseline names carry group and version IDs, and reports say what is wrong.
-import { chmod, open, rename, mkdir, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, open, rename, mkdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -16,13 +16,44 @@ export const PRIVATE_FILE_MODE = 0o600;
  */
 export async function ensurePrivateDir(dir: string): Promise<void> {
   const target = resolve(dir);
-  const first = await mkdir(target, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const first = await makeDirs(target);
   if (first === undefined) return;
   // mkdir's mode passes through the umask, which may take bits away (or add
   // none back): chmod says it exactly, on every folder mkdir made.
   for (let d = target; ; d = dirname(d)) {
     await chmod(d, PRIVATE_DIR_MODE);
     if (d === first || dirname(d) === d) break;
+  }
+}
+
+/**
+ * mkdir -p, one level at a time, each level tried at most twice; returns the
+ * topmost folder it made. Node's own recursive mkdir retries without end
+ * where a folder exists but refuses children with ENOENT (/proc, /sys): it
+ * takes the ENOENT for a missing parent, finds the parent there, and tries
+ * again. Here that second ENOENT is the answer, thrown as it is.
+ */
+async function makeDirs(target: string): Promise<string | undefined> {
+  try {
+    await mkdir(target, { mode: PRIVATE_DIR_MODE });
+    return target;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if ((await stat(target)).isDirectory()) return undefined;
+      throw Object.assign(new Error(`EEXIST: ${target} exists and is not a folder`), { code: 'EEXIST', path: target });
+    }
+    const parent = dirname(target);
+    if (code !== 'ENOENT' || parent === target) throw err;
+    const first = await makeDirs(parent);
+    try {
+      await mkdir(target, { mode: PRIVATE_DIR_MODE });
+    } catch (again) {
+      // Made meanwhile by another process: fine, as a folder.
+      if ((again as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(target)).isDirectory()) return first;
+      throw again;
+    }
+    return first ?? target;
   }
 }
 

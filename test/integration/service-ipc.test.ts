@@ -194,7 +194,15 @@ test('ERRORED while the agent cannot work (unreadable root, bad configuration), 
   const agent = s.start();
   await s.server.waitFor(() => s.server.states.includes('ERRORED'), WAIT);
   const why = await agent.waitForLog((l) => l.message === 'the agent cannot work', WAIT);
-  assert.match(String(why.reason), /no-such-folder.*not readable/);
+  assert.match(String(why.reason), /root \S*no-such-folder does not exist/);
+  assert.equal(s.reports().length, 0);
+
+  // A file for a root: still ERRORED, still waiting, said in its own words.
+  const file = join(s.core.root, 'greengrass', 'ggc', 'deployment', 'group', 'group.json');
+  s.server.updateConfiguration(['root'], file);
+  const notFolder = await agent.waitForLog((l) => l.message === 'the agent cannot work' && /is a file, not a folder/.test(String(l.reason)), WAIT);
+  assert.match(String(notFolder.reason), /group\.json is a file, not a folder/);
+  assert.equal(agent.running, true);
   assert.equal(s.reports().length, 0);
 
   s.server.updateConfiguration(['root'], s.core.root);

@@ -253,8 +253,8 @@ test('direct MQTT with no client certificate, or a wrong one: a clear error and 
   const s = await setup(t);
   const cases: [string[], RegExp][] = [
     [[], /direct MQTT needs mqtt\.cert and mqtt\.key/],
-    [['--cert', join(s.dir, 'missing.crt'), '--key', broker.certs.clientKey], /mqtt cert: \S*missing\.crt does not exist/],
-    [['--cert', broker.certs.clientKey, '--key', broker.certs.clientKey], /mqtt cert: \S+ is not a PEM certificate/],
+    [['--cert', join(s.dir, 'missing.crt'), '--key', broker.certs.clientKey], /--cert \(mqtt\.cert\): \S*missing\.crt does not exist/],
+    [['--cert', broker.certs.clientKey, '--key', broker.certs.clientKey], /--cert \(mqtt\.cert\): \S+ is not a PEM certificate/],
   ];
   for (const [extra, why] of cases) {
     const agent = startAgentProcess({

@@ -104,3 +104,49 @@ async function generate(dir: string): Promise<Certs> {
   await Promise.all([caKey, certs.serverKey, certs.clientKey].map((k) => chmod(k, 0o600)));
   return certs;
 }
+
+/** OpenSSL's time format for `ca -startdate/-enddate`: YYYYMMDDHHMMSSZ. */
+function asn1Time(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * A client certificate signed by the CA of `certs` with the validity dates
+ * given (one that expired, or one not valid yet), through `openssl ca`, the
+ * one command of OpenSSL 3.0 that takes both dates. Returns its path and its
+ * key's.
+ */
+export async function makeClientCertWithDates(
+  certs: Certs,
+  dir: string,
+  dates: { notBefore: Date; notAfter: Date },
+): Promise<{ cert: string; key: string }> {
+  await mkdir(dir, { recursive: true });
+  const p = (name: string) => join(dir, name);
+  const caDir = resolve(certs.ca, '..');
+  await writeFile(p('index.txt'), '');
+  await writeFile(p('serial'), `${randomSerial()}\n`);
+  await mkdir(p('new'), { recursive: true });
+  await writeFile(p('ca.cnf'), [
+    '[ca]', 'default_ca = test',
+    '[test]', `database = ${p('index.txt')}`, `new_certs_dir = ${p('new')}`, `serial = ${p('serial')}`,
+    'default_md = sha256', 'policy = any', 'unique_subject = no', 'copy_extensions = none',
+    '[any]', 'commonName = supplied',
+    '',
+  ].join('\n'));
+  const key = p('client.key');
+  const csr = p('client.csr');
+  const cert = p('client.crt');
+  await openssl(['req', ...EC_KEY, '-keyout', key, '-out', csr, '-subj', `/CN=deploy-witness-dated-${Math.random().toString(36).slice(2, 8)}`]);
+  await openssl([
+    'ca', '-batch', '-config', p('ca.cnf'), '-cert', certs.ca, '-keyfile', join(caDir, 'ca.key'), '-in', csr, '-out', cert,
+    '-startdate', asn1Time(dates.notBefore), '-enddate', asn1Time(dates.notAfter), '-notext',
+    '-extfile', join(caDir, 'client.ext'),
+  ]);
+  await chmod(key, 0o600);
+  return { cert, key };
+}
+
+function randomSerial(): string {
+  return Array.from({ length: 8 }, () => Math.floor(Math.random() * 256).toString(16).padStart(2, '0')).join('').toUpperCase();
+}

@@ -60,6 +60,8 @@ export interface BrokerOptions {
    * own TLS in front). mosquitto starts only with a TCP listener too, which stays.
    */
   websockets?: boolean;
+  /** false: a client without a user name and password is refused (CONNACK Not authorized), as AWS IoT Core refuses a certificate no policy allows. */
+  allowAnonymous?: boolean;
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -121,11 +123,11 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 
-function configText(o: { port: number; tls: boolean; certs: Certs; logFile: string; aclFile?: string; websocketPort?: number | null }): string {
+function configText(o: { port: number; tls: boolean; certs: Certs; logFile: string; aclFile?: string; websocketPort?: number | null; allowAnonymous?: boolean }): string {
   const lines = [
     'per_listener_settings false',
     'persistence false',
-    'allow_anonymous true',
+    `allow_anonymous ${o.allowAnonymous === false ? 'false' : 'true'}`,
     `log_dest file ${o.logFile}`,
     'log_dest stderr', // unbuffered, unlike stdout to a pipe
     'log_type error',
@@ -176,7 +178,7 @@ export async function startMosquitto(opts: BrokerOptions = {}): Promise<Broker> 
   let websocketPort: number | null = null;
 
   async function spawnBroker(): Promise<void> {
-    await writeFile(confFile, configText({ port, tls, certs, logFile, aclFile, websocketPort }));
+    await writeFile(confFile, configText({ port, tls, certs, logFile, aclFile, websocketPort, ...(opts.allowAnonymous === false ? { allowAnonymous: false } : {}) }));
     const proc = spawn(brokerBinary(), ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     track(proc);
     const remember = (line: string) => {

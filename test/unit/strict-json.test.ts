@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeUtf8Strict, parseStrictJson, parseStrictJsonBytes } from '../../src/model/strict-json.js';
+import { decodeUtf8Strict, parseStrictJson, parseStrictJsonBytes, parseStrictJsonSequence } from '../../src/model/strict-json.js';
 
 const errorOf = (text: string, maxDepth?: number): string => {
   const r = parseStrictJson(text, maxDepth === undefined ? {} : { maxDepth });
@@ -61,8 +61,12 @@ describe('parseStrictJson', () => {
       ['tru', /unexpected character "t"/],
       ['{} {}', /unexpected text after/],
       ["{'a':1}", /expected a key/],
-      ['\ufeff{}', /byte order mark/],
-      ['[1]\n\n  x', /unexpected text after the JSON value at line 3 column 3/],
+      // A BOM anywhere but at the very start is refused, named by its code point, never shown as itself.
+      ['{}\ufeff', /^unexpected text after the JSON value \(U\+FEFF \(a byte order mark\)\) at line 1 column 3$/],
+      ['[1,\ufeff2]', /^unexpected character U\+FEFF \(a byte order mark\) at line 1 column 4$/],
+      ['\ufeff\ufeff{}', /^unexpected character U\+FEFF \(a byte order mark\) at line 1 column 1$/],
+      ['[\u200b1]', /^unexpected character U\+200B at line 1 column 2$/],
+      ['[1]\n\n  x', /^unexpected text after the JSON value \("x"\) at line 3 column 3$/],
     ];
     for (const [text, re] of cases) assert.match(errorOf(text), re, JSON.stringify(text));
   });
@@ -86,7 +90,28 @@ describe('decodeUtf8Strict and parseStrictJsonBytes', () => {
     assert.deepEqual(parseStrictJsonBytes(Buffer.from('{"a":"\u00e9"}')), { ok: true, value: { a: '\u00e9' } });
     const bad = parseStrictJsonBytes(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]));
     assert.equal(bad.ok, false);
-    const bom = parseStrictJsonBytes(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]));
-    assert.ok(!bom.ok && /byte order mark/.test(bom.error), 'a BOM is kept by the decoder and refused by the reader');
+    // A BOM is kept by the decoder, and skipped by the reader at the very start only.
+    assert.deepEqual(parseStrictJsonBytes(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d])), { ok: true, value: {} });
+    const late = parseStrictJsonBytes(Buffer.from([0x20, 0xef, 0xbb, 0xbf, 0x7b, 0x7d]));
+    assert.ok(!late.ok && /^unexpected character U\+FEFF \(a byte order mark\) at line 1 column 2$/.test(late.error), late.ok ? '' : late.error);
+  });
+});
+
+describe('a byte order mark', () => {
+  it('is skipped at the very start of a document or a sequence, and positions count from after it', () => {
+    assert.deepEqual(parseStrictJson('\ufeff{"a":1}'), { ok: true, value: { a: 1 } });
+    const seq = parseStrictJsonSequence('\ufeff{"a":1}\n{"a":2}');
+    assert.deepEqual(seq, { ok: true, documents: [{ value: { a: 1 }, line: 1 }, { value: { a: 2 }, line: 2 }] });
+    const bad = parseStrictJson('\ufeff{"a" 1}');
+    assert.ok(!bad.ok && /expected ':' after key "a" in \$ at line 1 column 6$/.test(bad.error), bad.ok ? '' : bad.error);
+  });
+
+  it('starting a later document of a sequence is refused (two files with BOMs put one after the other)', () => {
+    const r = parseStrictJsonSequence('{"a":1}\n\ufeff{"a":2}');
+    assert.ok(!r.ok && /^unexpected character U\+FEFF \(a byte order mark\) at line 2 column 1$/.test(r.error), r.ok ? '' : r.error);
+  });
+
+  it('inside a string is content, kept as it is', () => {
+    assert.deepEqual(parseStrictJson('["\ufeffx"]'), { ok: true, value: ['\ufeffx'] });
   });
 });
