@@ -44,6 +44,7 @@ const HEX64 = /^[0-9a-f]{64}$/i;
 export const MAX_EXPECTATION_BYTES = 256 * 1024;
 const ENVELOPE_KEYS = ['expectation', 'requestId', 'resources'];
 const RESOURCE_KEYS = ['name', 'sha256'];
+const MAX_FILE_NAME_BYTES = 255;
 const MAX_REQUEST_ID = 256;
 const MAX_RESOURCES = 64;
 
@@ -172,6 +173,8 @@ function readResources(doc: Record<string, unknown>): ExpectedResource[] {
     const name = optString(r, 'name', where);
     if (name === undefined) throw new ResponseError(`${where}.name is missing`);
     if (name.includes('/')) throw new ResponseError(`${where}.name must be a file name, not a path: ${name}`);
+    // No file system here takes a longer name: such a resource could never be found, only reported missing.
+    if (Buffer.byteLength(name) > MAX_FILE_NAME_BYTES) throw new ResponseError(`${where}.name is ${Buffer.byteLength(name)} bytes long; a file name has at most ${MAX_FILE_NAME_BYTES}`);
     if (names.has(name)) throw new ResponseError(`${where}.name ${name} is listed twice`);
     names.add(name);
     const sha = Object.hasOwn(r, 'sha256') ? r.sha256 : undefined;

@@ -468,7 +468,10 @@ const MUTATIONS: Record<string, Mutation> = {
     if (ts.length === 0) return NOTHING;
     const t = r.pick(ts);
     const d = r.pick([8, 30, 65, 1000, 100_000, 1_000_000]);
-    t.o['x-deep'] = deepArray(d);
+    // Its own key: a second nesting in the same object must not replace the first.
+    let k = 'x-deep';
+    for (let i = 2; Object.hasOwn(t.o, k); i++) k = `x-deep${i}`;
+    t.o[k] = deepArray(d);
     return { note: `nesting ${d} in ${name(t.path) || '$'}`, intent: d <= 30 ? 'valid' : d >= 65 ? 'invalid' : 'any' };
   },
 };

@@ -97,6 +97,7 @@ test('the envelope is read on the same strict rules: duplicate keys, near misses
     [env({ expectation: { greengrassDeploymentId: 'd' } }), /envelope.expectation has no "summary"/],
     [env({ resources: [{ name: 'flow-A.tar.gz', sha256: 'a'.repeat(64) }, { name: 'flow-A.tar.gz', sha256: 'b'.repeat(64) }] }), /listed twice/],
     [env({ resources: [{ name: '../flow-A.tar.gz', sha256: 'a'.repeat(64) }] }), /a file name, not a path/],
+    [env({ resources: [{ name: `flow-${'é'.repeat(123)}.tar.gz`, sha256: 'a'.repeat(64) }] }), /name is 258 bytes long; a file name has at most 255/],
     [env({ resources: [{ name: 'flow-A.tar.gz', SHA256: 'a'.repeat(64) }] }), /"SHA256".*did you mean "sha256"/],
     [JSON.stringify([cli, { ...cli, summary: { ...cli.summary, greengrassGroupId: 'g-2' } }]), /names 2 Greengrass system instances \(groups g-111, g-2\); give the one for this core/],
   ];
