@@ -13,6 +13,7 @@ import { createHasher } from '../src/observe/hash.js';
 import { hashTree } from '../src/observe/tree.js';
 import { digestsByPath } from '../src/model/digest.js';
 import type { FileDigest, TreeObservation } from '../src/model/observation.js';
+import { prng } from '../test/lib/seeded.js';
 
 const MIB = 1024 * 1024;
 const UNITS = 20;
@@ -39,17 +40,6 @@ export function repoRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-/** Deterministic PRNG (mulberry32), so the tree is the same on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A deployed-Lambda-like spread: 70% small (128 B-16 KiB: sources, configs),

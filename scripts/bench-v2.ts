@@ -15,21 +15,11 @@ import { createHasher } from '../src/observe/hash.js';
 import { opensslBytesPerSecond, repoRoot, timeSha256sum } from './bench-hash.js';
 import { makeV2Core } from './simulated-v2-root.js';
 import { verifyV2, type VerifyV2Result } from './verify-v2.js';
+import { prng } from '../test/lib/seeded.js';
 
 const MIB = 1024 * 1024;
 const ROOT_VERSION = 1;
 
-/** Deterministic PRNG (mulberry32): the same sizes on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Like a component store: mostly small scripts and configs, some libraries, a few large binaries scaled to fill the total. */
 function sizes(n: number, total: number, rnd: () => number): number[] {

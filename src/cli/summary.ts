@@ -58,15 +58,7 @@ export function formatSummary(report: AnyReport, ctx: SummaryContext = {}): stri
     if (h.disks.length === 0) row('disk', "not present (no folder of the core's layout under the root)");
     row('core', `memory ${h.mem.availMB} of ${h.mem.totalMB} MB available, load ${h.load.join(' ')}, up ${h.upS} s`);
   }
-  if (r.findings.length > 0) {
-    lines.push('', `Findings (${r.findings.length}):`);
-    for (const f of r.findings) {
-      lines.push(`  ${f.severity.toUpperCase().padEnd(8)}${f.code.padEnd(32)}${f.message}`);
-      if (f.path) lines.push(`  ${''.padEnd(40)}at ${f.path}`);
-      const detail = detailOf(f);
-      if (detail) lines.push(`  ${''.padEnd(40)}${detail}`);
-    }
-  }
+  lines.push(...findingLines(r.findings));
   lines.push(...accessLines(denied, ctx), ...hintLines(r, ctx));
   return lines.join('\n') + '\n';
 }
@@ -100,15 +92,7 @@ export function formatGreengrassV2Summary(r: GreengrassV2Report, ctx: SummaryCon
   if (e?.kind === 'deployment') row('expected', `deployment ${e.deploymentId}${e.target ? ` for ${e.target}` : ''}: ${e.components.map((c) => `${c.name} ${c.version}`).join(', ') || 'no components'}`);
   else if (e) row('expected', `one of ${e.deployments.length} effective deployment(s) (list-effective-deployments)`);
   else row('expected', 'no expectation given (integrity and records only)');
-  if (r.findings.length > 0) {
-    lines.push('', `Findings (${r.findings.length}):`);
-    for (const f of r.findings) {
-      lines.push(`  ${f.severity.toUpperCase().padEnd(8)}${f.code.padEnd(32)}${f.message}`);
-      if (f.path) lines.push(`  ${''.padEnd(40)}at ${f.path}`);
-      const detail = detailOf(f);
-      if (detail) lines.push(`  ${''.padEnd(40)}${detail}`);
-    }
-  }
+  lines.push(...findingLines(r.findings));
   const state = ctx.stateDir ?? '<state folder>';
   const key = d && !o.ongoing && d.deploymentId ? d.deploymentId : '<deployment>';
   lines.push(...accessLines(denied, ctx), ...hintLinesFor(r.findings, 'greengrass-v2', posix.join(state, V2_BASELINE_DIR, `${key}.json`)));
@@ -192,4 +176,17 @@ function hintLinesFor(findings: Finding[], layout: LayoutName, baseline: string)
     if (hint !== null) out.push(`  ${code}: ${hint}`);
   }
   return out.length > 0 ? ['', 'What to do:', ...out] : [];
+}
+
+/** The findings block, one code per line with its place and detail beneath; nothing when there are none. */
+function findingLines(findings: readonly Finding[]): string[] {
+  if (findings.length === 0) return [];
+  const lines = ['', `Findings (${findings.length}):`];
+  for (const f of findings) {
+    lines.push(`  ${f.severity.toUpperCase().padEnd(8)}${f.code.padEnd(32)}${f.message}`);
+    if (f.path) lines.push(`  ${''.padEnd(40)}at ${f.path}`);
+    const detail = detailOf(f);
+    if (detail) lines.push(`  ${''.padEnd(40)}${detail}`);
+  }
+  return lines;
 }

@@ -29,6 +29,7 @@ import type { Expectation } from '../../src/verify/expectation.js';
 import type { Report } from '../../src/verify/report.js';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
 import { expectationOf } from '../lib/core.js';
+import { prng as rng } from '../lib/seeded.js';
 
 const SEQUENCES = Number(process.env.PROPERTY_SEQUENCES ?? 200);
 const SEED = Number(process.env.PROPERTY_SEED ?? 20_261_124);
@@ -38,17 +39,6 @@ const PARALLEL = Number(process.env.PROPERTY_PARALLEL ?? 2);
 const WATCHER_SEQUENCES = Number(process.env.PROPERTY_WATCHER_SEQUENCES ?? 3);
 const BASE = Date.parse('2026-11-24T10:00:00.000Z');
 
-/** mulberry32: small, fast, and the same numbers everywhere for a seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface World {
   root: string;

@@ -30,6 +30,7 @@ import { parseGreengrassV2Expectation } from '../../src/verify/greengrass-v2-exp
 import type { AnyReport } from '../../src/verify/report.js';
 import { deploymentMetadata, makeV2Core, recipeDoc, type MadeV2Core } from '../../scripts/simulated-v2-root.js';
 import { buildZip } from '../../scripts/zip-writer.js';
+import { prng as rng } from '../lib/seeded.js';
 
 const SEQUENCES = Number(process.env.V2_PROPERTY_SEQUENCES ?? 40);
 const SEED = Number(process.env.V2_PROPERTY_SEED ?? 20_261_201);
@@ -42,17 +43,6 @@ const DEPLOYMENTS = `${V2}/deployments`;
 const SENSOR = 'com.example.Sensor';
 const WEBAPP = 'com.example.WebApp';
 
-/** mulberry32: small, fast, and the same numbers everywhere for a seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface World {
   root: string;
