@@ -331,7 +331,7 @@ const NOBODY = 65534;
 /** Root can run the CLI as nobody only if nobody can read this checkout. */
 const nobodyCanRun =
   process.getuid?.() === 0 &&
-  spawnSync(process.execPath, ['-e', "require('fs').accessSync('dist/scripts/verify-v2.js', require('fs').constants.R_OK)"], { uid: NOBODY, gid: NOBODY }).status === 0;
+  spawnSync(process.execPath, ['-e', "require('fs').accessSync('dist/src/cli/bin.js', require('fs').constants.R_OK)"], { uid: NOBODY, gid: NOBODY }).status === 0;
 
 test('a zip artifact cut short is corrupt and differs from its recipe; its folder is not judged by it', async () => {
   const core = await tempRoot();
@@ -347,29 +347,34 @@ test('a zip artifact cut short is corrupt and differs from its recipe; its folde
   }
 });
 
-test('the verify-v2 driver: exit 0 when VERIFIED, 1 otherwise, 2 naming a bad --expect', async () => {
+test('verify on a v2 root through the real CLI: exit 0 when VERIFIED, 1 otherwise, 2 naming a bad --expect', async () => {
   const core = await tempRoot('component-broken');
+  const state = await mkdtemp(join(tmpdir(), 'dw-v2-state-'));
   try {
-    const cli = (args: string[]) => spawnSync(process.execPath, ['dist/scripts/verify-v2.js', '--root', core.root, ...args], { encoding: 'utf8' });
+    const cli = (root: string, args: string[]) =>
+      spawnSync(process.execPath, ['dist/src/cli/bin.js', 'verify', '--root', root, '--state', state, '--hash-rate', '0', ...args], { encoding: 'utf8' });
     const env = join(core.root, 'envelope.json');
     await writeFile(env, JSON.stringify(core.envelope));
-    const broken = cli(['--expect', env]);
+    const broken = cli(core.root, ['--expect', env]);
     assert.equal(broken.status, 1, broken.stderr);
-    assert.match(broken.stdout, /^FAILED: .*\n {2}error COMPONENT_BROKEN/);
+    assert.match(broken.stdout, /^deploy-witness: FAILED \(Greengrass v2\)\n/);
+    assert.match(broken.stdout, /ERROR +COMPONENT_BROKEN/);
     const bad = join(core.root, 'bad.json');
     await writeFile(bad, '{"deploymentId": "a", "deploymentId": "b", "components": {}}');
-    const r = cli(['--expect', bad]);
+    const r = cli(core.root, ['--expect', bad]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--expect .*bad\.json: expectation is not valid JSON: duplicate key "deploymentId" in \$ at line 1 column \d+/);
-    assert.equal(cli(['--nucleus', 'other']).status, 2);
+    assert.match(r.stderr, /--expect .*bad\.json: .*duplicate key "deploymentId" in \$ at line 1 column \d+/);
+    assert.equal(cli(core.root, ['--layout', 'other']).status, 2);
     const fine = await tempRoot();
     try {
-      assert.equal(spawnSync(process.execPath, ['dist/scripts/verify-v2.js', '--root', fine.root], { encoding: 'utf8' }).status, 0);
+      const ok = cli(fine.root, ['--layout', 'greengrass-v2']);
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     } finally {
       await fine.cleanup();
     }
   } finally {
     await core.cleanup();
+    await rm(state, { recursive: true, force: true });
   }
 });
 
@@ -401,7 +406,10 @@ test('an agent without privilege reports what it cannot read, never a tampering'
       // Run the real CLI as nobody over the root as the nucleus leaves it (owner-only folders and files).
       await chmod(join(core.root, '..'), 0o755);
       for (const d of ['deployments', 'config', 'logs', 'packages/recipes']) await chmod(join(core.root, core.v2Root, d), 0o700);
-      const res = spawnSync(process.execPath, ['dist/scripts/verify-v2.js', '--root', core.root, '--json'], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+      const state = join(core.root, '..', 'state');
+      await mkdir(state);
+      await chown(state, NOBODY, NOBODY);
+      const res = spawnSync(process.execPath, ['dist/src/cli/bin.js', 'verify', '--root', core.root, '--state', state, '--layout', 'greengrass-v2', '--json'], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
       assert.equal(res.status, 1, res.stderr);
       const out = JSON.parse(res.stdout) as { status: string; findings: { code: string; path?: string }[] };
       assert.equal(out.status, 'INCOMPLETE');
