@@ -15,7 +15,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Watcher } from '../../src/agent/watcher.js';
@@ -30,6 +30,7 @@ import type { Report } from '../../src/verify/report.js';
 import { makeCore, type MadeCore } from '../../scripts/simulated-core.js';
 import { expectationOf } from '../lib/core.js';
 import { prng as rng } from '../lib/seeded.js';
+import { comparable, exists, filesUnder, pickWeighted } from '../lib/property-steps.js';
 
 const SEQUENCES = Number(process.env.PROPERTY_SEQUENCES ?? 200);
 const SEED = Number(process.env.PROPERTY_SEED ?? 20_261_124);
@@ -60,30 +61,6 @@ const tgDir = (region: string) => `greengrass/ggc/var/log/user/${region}/ThingsG
 const RUNTIME_DIR = 'greengrass/ggc/var/log/system';
 
 const abs = (w: World, rel: string) => join(w.root, rel);
-
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
-}
-
-/** Regular files under a root-relative folder, root-relative. */
-async function filesUnder(w: World, rel: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (r: string) => {
-    let ents;
-    try {
-      ents = await readdir(abs(w, r), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of ents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = `${r}/${e.name}`;
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push(p);
-    }
-  };
-  await walk(rel);
-  return out;
-}
 
 const stamp = (w: World, offsetMs = 0) => `[${new Date(w.t - offsetMs).toISOString()}]`;
 
@@ -133,9 +110,9 @@ const OPS: Op[] = [
     weight: 6,
     run: async (w) => {
       const files = [
-        ...(await filesUnder(w, w.core.paths.lambdaDir)),
-        ...(await filesUnder(w, w.core.paths.engineDir)),
-        ...(await filesUnder(w, w.core.paths.flowFolder)),
+        ...(await filesUnder(w.root, w.core.paths.lambdaDir)),
+        ...(await filesUnder(w.root, w.core.paths.engineDir)),
+        ...(await filesUnder(w.root, w.core.paths.flowFolder)),
       ];
       if (files.length === 0) return [];
       const f = w.pick(files);
@@ -164,7 +141,7 @@ const OPS: Op[] = [
     name: 'delete a deployed file',
     weight: 3,
     run: async (w) => {
-      const files = [...(await filesUnder(w, w.core.paths.lambdaDir)), ...(await filesUnder(w, w.core.paths.engineDir))];
+      const files = [...(await filesUnder(w.root, w.core.paths.lambdaDir)), ...(await filesUnder(w.root, w.core.paths.engineDir))];
       if (files.length === 0) return [];
       const f = w.pick(files);
       await unlink(abs(w, f));
@@ -175,7 +152,7 @@ const OPS: Op[] = [
     name: 'rename a file',
     weight: 2,
     run: async (w) => {
-      const files = await filesUnder(w, w.core.paths.lambdaDir);
+      const files = await filesUnder(w.root, w.core.paths.lambdaDir);
       if (files.length === 0) return [];
       const f = w.pick(files);
       const to = w.random() < 0.5 ? `${dirname(f)}/renamed-${Math.floor(w.random() * 3)}` : `${w.core.paths.engineDir}/moved-${Math.floor(w.random() * 3)}`;
@@ -393,14 +370,6 @@ const OPS: Op[] = [
   },
 ];
 
-const TOTAL_WEIGHT = OPS.reduce((s, o) => s + o.weight, 0);
-
-function pickOp(w: World): Op {
-  let r = w.random() * TOTAL_WEIGHT;
-  for (const op of OPS) if ((r -= op.weight) < 0) return op;
-  return OPS[OPS.length - 1]!;
-}
-
 /** Flow health only: the machine's disks and memory differ from one read to the next. */
 function flowHealth(config: Config): HealthProvider {
   return {
@@ -409,14 +378,6 @@ function flowHealth(config: Config): HealthProvider {
       return { section: f.health, findings: f.findings, ...(f.health.nextCheckAt ? { nextCheckAt: f.health.nextCheckAt } : {}) };
     },
   };
-}
-
-/** The report without what legitimately differs between the two roads. */
-function comparable(r: Report): unknown {
-  const c = structuredClone(r) as unknown as Record<string, unknown> & { observed: Record<string, unknown> };
-  for (const k of ['sequence', 'generatedAt', 'checks']) delete c[k];
-  for (const k of ['bytesHashed', 'filesHashed']) delete c.observed[k];
-  return c;
 }
 
 interface Shared {
@@ -438,10 +399,10 @@ async function world(shared: Shared, seed: number, dir: string): Promise<World> 
   await mkdir(aside);
   const random = rng(seed);
   const originals = new Map<string, Buffer>();
-  for (const p of [shared.core.paths.archive, shared.core.paths.groupJson, ...(await filesUnder({ root } as World, shared.core.paths.lambdaDir))]) {
+  for (const p of [shared.core.paths.archive, shared.core.paths.groupJson, ...(await filesUnder(root, shared.core.paths.lambdaDir))]) {
     originals.set(p, await readFile(join(root, p)));
   }
-  for (const p of [...(await filesUnder({ root } as World, shared.core.paths.engineDir)), ...(await filesUnder({ root } as World, shared.core.paths.flowFolder))]) {
+  for (const p of [...(await filesUnder(root, shared.core.paths.engineDir)), ...(await filesUnder(root, shared.core.paths.flowFolder))]) {
     originals.set(p, await readFile(join(root, p)));
   }
   return {
@@ -491,7 +452,7 @@ async function runSequence(
           log.push('rescan (as scheduled)');
           await inc.fullPass('rescan');
         } else {
-          const op = pickOp(w);
+          const op = pickWeighted(OPS, w.random);
           const paths = await op.run(w);
           log.push(`${op.name}: ${paths.join(', ') || '(nothing to do)'}`);
           const given = batches ? await batches(w, paths) : [{ paths: new Set(paths.map((p) => join(w.root, p))), rewatch: false }];

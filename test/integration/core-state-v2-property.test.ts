@@ -16,7 +16,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
@@ -31,6 +31,7 @@ import type { AnyReport } from '../../src/verify/report.js';
 import { deploymentMetadata, makeV2Core, recipeDoc, type MadeV2Core } from '../../scripts/simulated-v2-root.js';
 import { buildZip } from '../../scripts/zip-writer.js';
 import { prng as rng } from '../lib/seeded.js';
+import { comparable, exists, filesUnder, pickWeighted } from '../lib/property-steps.js';
 
 const SEQUENCES = Number(process.env.V2_PROPERTY_SEQUENCES ?? 40);
 const SEED = Number(process.env.V2_PROPERTY_SEED ?? 20_261_201);
@@ -58,26 +59,6 @@ interface World {
 }
 
 const abs = (w: World, rel: string) => join(w.root, rel);
-const exists = (p: string) => stat(p).then(() => true, () => false);
-
-async function filesUnder(w: World, rel: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (r: string) => {
-    let ents;
-    try {
-      ents = await readdir(abs(w, r), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of ents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = `${r}/${e.name}`;
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push(p);
-    }
-  };
-  await walk(rel);
-  return out;
-}
 
 const artifacts = (w: World, name: string) => w.core.paths.artifacts(name, w.core.components.find((c) => c.name === name)!.version);
 const unarchived = (w: World) => `${w.core.paths.unarchived(WEBAPP, '2.0.1')}/webapp`;
@@ -110,7 +91,7 @@ const OPS: Op[] = [
     name: 'edit an artifact, or put it back',
     weight: 6,
     run: async (w) => {
-      const files = [...(await filesUnder(w, artifacts(w, SENSOR))), ...(await filesUnder(w, artifacts(w, WEBAPP)))].filter((f) => !f.endsWith('.zip'));
+      const files = [...(await filesUnder(w.root, artifacts(w, SENSOR))), ...(await filesUnder(w.root, artifacts(w, WEBAPP)))].filter((f) => !f.endsWith('.zip'));
       if (files.length === 0) return [];
       const f = w.pick(files);
       const original = w.originals.get(f);
@@ -135,7 +116,7 @@ const OPS: Op[] = [
     run: async (w) => {
       const dir = unarchived(w);
       if (!(await exists(abs(w, dir)))) return [];
-      const files = await filesUnder(w, dir);
+      const files = await filesUnder(w.root, dir);
       const r = w.random();
       if (r < 0.4 && files.length > 0) {
         const f = w.pick(files);
@@ -337,22 +318,6 @@ const OPS: Op[] = [
   },
 ];
 
-const TOTAL_WEIGHT = OPS.reduce((s, o) => s + o.weight, 0);
-
-function pickOp(w: World): Op {
-  let r = w.random() * TOTAL_WEIGHT;
-  for (const op of OPS) if ((r -= op.weight) < 0) return op;
-  return OPS[OPS.length - 1]!;
-}
-
-/** The report without what legitimately differs between the two roads. */
-function comparable(r: AnyReport): unknown {
-  const c = structuredClone(r) as unknown as Record<string, unknown> & { observed: Record<string, unknown> };
-  for (const k of ['sequence', 'generatedAt', 'checks']) delete c[k];
-  for (const k of ['bytesHashed', 'filesHashed']) delete c.observed[k];
-  return c;
-}
-
 interface Shared {
   template: string;
   core: MadeV2Core;
@@ -392,7 +357,7 @@ async function runSequence(shared: Shared, seed: number, steps: number): Promise
       seedTag: String(seed),
     };
     for (const p of [
-      ...(await filesUnder(w, artifacts(w, SENSOR))), ...(await filesUnder(w, artifacts(w, WEBAPP))), ...(await filesUnder(w, unarchived(w))),
+      ...(await filesUnder(w.root, artifacts(w, SENSOR))), ...(await filesUnder(w.root, artifacts(w, WEBAPP))), ...(await filesUnder(w.root, unarchived(w))),
       w.core.paths.recipe(SENSOR, '1.2.0'),
     ]) originals.set(p, await readFile(abs(w, p)));
     const stateDir = join(dir, 'state');
@@ -409,7 +374,7 @@ async function runSequence(shared: Shared, seed: number, steps: number): Promise
           log.push('rescan (as scheduled)');
           await inc.fullPass('rescan');
         } else {
-          const op = pickOp(w);
+          const op = pickWeighted(OPS, w.random);
           const paths = await op.run(w);
           log.push(`${op.name}: ${paths.join(', ') || '(nothing to do)'}`);
           await inc.applyBatch(new Set(paths.map((p) => join(w.root, p))));
