@@ -83,7 +83,7 @@ export const CONNECTOR_LAMBDA = (ids: CoreIds) =>
   `arn:aws:lambda:${ids.region}:${ids.account}:function:ThingsGraphConnector:3`;
 
 /** Deterministic filler so digests are stable across runs. */
-function filler(seed: string, size: number): Buffer {
+export function filler(seed: string, size: number): Buffer {
   const out = Buffer.alloc(size);
   let block = createHash('sha256').update(seed).digest();
   for (let off = 0; off < size; off += block.length) {
@@ -93,7 +93,8 @@ function filler(seed: string, size: number): Buffer {
   return out;
 }
 
-async function put(root: string, rel: string, data: string | Buffer, mode = 0o644): Promise<void> {
+/** Writes a root-relative file, its folders first. */
+export async function put(root: string, rel: string, data: string | Buffer, mode = 0o644): Promise<void> {
   const p = join(root, rel);
   await mkdir(dirname(p), { recursive: true });
   await writeFile(p, data, { mode });

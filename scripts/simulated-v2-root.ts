@@ -7,9 +7,10 @@
 // hand-written expectations.
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { stringify } from 'yaml';
 import { javaRecipeFileName, javaRecipeMetadataFileName, unarchiveStem } from '../src/model/greengrass-v2.js';
+import { filler, put } from './simulated-core.js';
 import { buildZip, type ZipEntrySpec } from './zip-writer.js';
 
 export interface V2Ids {
@@ -101,22 +102,6 @@ export interface MadeV2Core {
   };
 }
 
-/** Deterministic filler so digests are stable across runs. */
-export function filler(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let block = createHash('sha256').update(seed).digest();
-  for (let off = 0; off < size; off += block.length) {
-    block.copy(out, off);
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
-}
-
-async function put(root: string, rel: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  const p = join(root, rel);
-  await mkdir(dirname(p), { recursive: true });
-  await writeFile(p, data, { mode });
-}
 
 const sha = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
 

@@ -340,19 +340,24 @@ export async function directCore(opts: {
     base,
     shadow: `$aws/things/${opts.thing}/shadow/name/deploy-witness/update`,
     agents,
-    start(extra = [], env = {}, command) {
-      const a = startAgentProcess({
-        args: ['--root', core.root, '--state', stateDir, '--hash-rate', '0', ...mqttArgs(opts.broker), ...extra],
-        env,
-        ...(command ? { command } : {}),
-      });
-      agents.push(a);
-      return a;
-    },
+    start: starter(core.root, stateDir, opts.broker, agents),
     async stop() {
       stopFlow();
       for (const a of agents) await a.term();
     },
+  };
+}
+
+/** Starts the agent on a root over direct MQTT to `broker`, keeping each process in `agents`. */
+function starter(root: string, stateDir: string, broker: Parameters<typeof mqttArgs>[0], agents: AgentProcess[]): DirectCore['start'] {
+  return (extra = [], env = {}, command) => {
+    const a = startAgentProcess({
+      args: ['--root', root, '--state', stateDir, '--hash-rate', '0', ...mqttArgs(broker), ...extra],
+      env,
+      ...(command ? { command } : {}),
+    });
+    agents.push(a);
+    return a;
   };
 }
 
@@ -380,15 +385,7 @@ export async function directV2Core(opts: {
     thing: opts.thing,
     base: `deploy-witness/${opts.thing}`,
     agents,
-    start(extra = [], env = {}, command) {
-      const a = startAgentProcess({
-        args: ['--root', core.root, '--state', stateDir, '--hash-rate', '0', ...mqttArgs(opts.broker), ...extra],
-        env,
-        ...(command ? { command } : {}),
-      });
-      agents.push(a);
-      return a;
-    },
+    start: starter(core.root, stateDir, opts.broker, agents),
     async stop() {
       for (const a of agents) await a.term();
     },
