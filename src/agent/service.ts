@@ -307,7 +307,8 @@ export class Service {
     this.sink = sink;
 
     const given = this.opts.expectation;
-    const stored = (await loadStoredExpectations(config.stateDir)).filter((e) => !given || layoutOfExpectation(e) !== layoutOfExpectation(given));
+    const kept = await loadStoredExpectations(config.stateDir);
+    const stored = kept.expectations.filter((e) => !given || layoutOfExpectation(e) !== layoutOfExpectation(given));
     const expectations = [...(given ? [given] : []), ...stored];
     // stop() came while we were getting here: it found no agent to stop, so start none.
     if (this.stopped) return;
@@ -334,6 +335,12 @@ export class Service {
       await agent.stop();
       this.agent = null;
       return this.cannotWork(err.message);
+    }
+    // A lost expectation weakens every verdict after it: said in the log and, as a warning, to the cloud.
+    for (const d of kept.damaged) {
+      if (given && layoutOfExpectation(given) === d.layout) continue;
+      logger.warn('stored expectation cannot be used; judging without it until one is sent again', { file: d.file, error: d.why });
+      agent.rejectExpectation(`the one kept in ${d.file} (${d.why}); judged without it until one is sent again`, null, d.layout);
     }
 
     if (this.transport && this.topics) {

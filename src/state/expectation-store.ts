@@ -16,31 +16,46 @@ export async function saveExpectation(stateDir: string, text: string, layout: La
   await writeFileAtomic(file(stateDir, layout), text);
 }
 
-async function readStored(stateDir: string, layout: LayoutName): Promise<string | null> {
+/** What is stored for a layout: nothing, its text, or why it could not be read. */
+async function readStored(stateDir: string, layout: LayoutName): Promise<{ text: string } | { damaged: string } | null> {
   try {
     // The cap --expect has: what was stored came through the same parser.
-    return await readRegularText(file(stateDir, layout), { maxBytes: MAX_STORED });
-  } catch {
-    return null;
+    return { text: await readRegularText(file(stateDir, layout), { maxBytes: MAX_STORED }) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return { damaged: (err as Error).message };
   }
 }
 
 /** The stored Things Graph expectation, or null when none (or a damaged one) is stored. */
 export async function loadStoredExpectation(stateDir: string): Promise<Expectation | null> {
-  const text = await readStored(stateDir, 'thingsgraph-v1');
-  if (text === null) return null;
-  const r = parseExpectation(text);
+  const got = await readStored(stateDir, 'thingsgraph-v1');
+  if (got === null || !('text' in got)) return null;
+  const r = parseExpectation(got.text);
   return r.ok ? r.expectation : null;
 }
 
-/** Every layout's stored expectation (a damaged one, or one in the wrong file, is left out). */
-export async function loadStoredExpectations(stateDir: string): Promise<AnyExpectation[]> {
-  const out: AnyExpectation[] = [];
+export interface StoredExpectations {
+  expectations: AnyExpectation[];
+  /** Stored files that could not be used (unreadable, not a regular file, invalid, another layout's): left out. */
+  damaged: { layout: LayoutName; file: string; why: string }[];
+}
+
+/** Every layout's stored expectation; a damaged one is left out and named, so the loss can be said. */
+export async function loadStoredExpectations(stateDir: string): Promise<StoredExpectations> {
+  const out: StoredExpectations = { expectations: [], damaged: [] };
   for (const layout of Object.keys(FILES) as LayoutName[]) {
-    const text = await readStored(stateDir, layout);
-    if (text === null) continue;
-    const r = parseAnyExpectation(text);
-    if (r.ok && layoutOfExpectation(r.expectation) === layout) out.push(r.expectation);
+    const got = await readStored(stateDir, layout);
+    if (got === null) continue;
+    const damaged = (why: string) => out.damaged.push({ layout, file: FILES[layout], why });
+    if (!('text' in got)) {
+      damaged(got.damaged);
+      continue;
+    }
+    const r = parseAnyExpectation(got.text);
+    if (!r.ok) damaged(r.error);
+    else if (layoutOfExpectation(r.expectation) !== layout) damaged(`it holds a ${layoutOfExpectation(r.expectation)} expectation`);
+    else out.expectations.push(r.expectation);
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // winning, clean exits on SIGTERM/SIGINT, exit 2 on a bad configuration.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { watch } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
@@ -334,4 +334,24 @@ test('several log regions: verify and run give the same verdict and findings, an
   assert.deepEqual(verdictOf(moved), verdictOf(again), run.dump());
   assert.deepEqual((again.observed as { systemInstances: string[] }).systemInstances, [other]);
   assert.equal((await signalAndWait(run, 'SIGTERM')).code, 0);
+});
+
+test('a stored expectation that cannot be used (broken JSON, a FIFO) is said as a warning in a report and in the log; the agent judges without it', async (t) => {
+  for (const kind of ['broken', 'fifo'] as const) {
+    const { core, state } = await tempCore(t);
+    await mkdir(state, { mode: 0o700 });
+    const kept = join(state, 'expectation.json');
+    if (kind === 'broken') await writeFile(kept, '{"summary": {"id": "x"', { mode: 0o600 });
+    else execFileSync('mkfifo', ['-m', '600', kept]);
+    const run = startRun(t, ['--root', core.root, '--state', state]);
+    const warned = await run.waitFor('stdout', (d) => isReport(d) && findingsOf(d).some((f) => f.code === 'EXPECTATION_INVALID'), `the warning (${kind})`);
+    const f = (warned.findings as { code: string; severity: string; message: string }[]).find((x) => x.code === 'EXPECTATION_INVALID')!;
+    assert.equal(f.severity, 'warning');
+    assert.match(f.message, /the one kept in expectation\.json \(.+\); judged without it until one is sent again/, kind);
+    assert.equal(warned.status, 'VERIFIED', run.dump());
+    assert.equal(warned.expectation, null, 'judged without an expectation');
+    await run.waitFor('stderr', (d) => d.message === 'stored expectation cannot be used; judging without it until one is sent again' && d.file === 'expectation.json', `the log line (${kind})`);
+    const exit = await signalAndWait(run, 'SIGTERM');
+    assert.deepEqual([exit.code, exit.signal], [0, null], run.dump());
+  }
 });
