@@ -56,7 +56,7 @@ export function parseConfigText(text: string, name: string): unknown {
     }
   }
   if (/^\s*[{[]/.test(text)) {
-    const json = parseStrictJson(text);
+    const json = parseStrictJson(text, { bom: 'skip' });
     if (!json.ok) throw new ConfigError(json.error, `${name} is not valid JSON`);
     return json.value;
   }

@@ -7,8 +7,10 @@
 // - nesting deeper than maxDepth (default 64): recursion stays bounded
 //   whatever the input;
 // - bytes that are not UTF-8, when given bytes (decodeUtf8Strict), and a
-//   byte order mark anywhere but at the very start (where editors on Windows
-//   write one: it is no content, and is skipped).
+//   byte order mark. A file a person hands over may start with one (editors
+//   on Windows write it; it is no content): `bom: 'skip'` skips it there, and
+//   only there. A file the device's own software wrote never carries one, and
+//   that software would not read it: by default it is refused.
 // A character that cannot be seen (a BOM, a control or format character) is
 // named in messages by its code point, never printed as itself.
 // Values come out as JSON.parse makes them; a key `__proto__` is an own
@@ -32,6 +34,8 @@ export type StrictJsonResult =
 export interface StrictJsonOptions {
   /** Deepest nesting of arrays and objects accepted; the top-level value is depth 1. */
   maxDepth?: number;
+  /** A byte order mark at the very start: refused (the default), or skipped for files people hand over. */
+  bom?: 'refuse' | 'skip';
 }
 
 export const DEFAULT_MAX_DEPTH = 64;
@@ -94,9 +98,9 @@ function shown(s: string, i: number): string {
   return cp === BOM ? `${u} (a byte order mark)` : u;
 }
 
-/** Where reading starts: past a byte order mark at the very start, the one place it is allowed. */
-function start(text: string): number {
-  return text.charCodeAt(0) === BOM ? 1 : 0;
+/** Where reading starts: past a byte order mark at the very start when it is to be skipped, the one place it may be. */
+function start(text: string, opts: StrictJsonOptions): number {
+  return opts.bom === 'skip' && text.charCodeAt(0) === BOM ? 1 : 0;
 }
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
@@ -262,8 +266,8 @@ class Reader {
 function lineColumn(s: string, offset: number): string {
   let line = 1;
   let col = 1;
-  // A leading BOM takes no column: editors show none.
-  for (let i = start(s); i < offset && i < s.length; i++) {
+  // A leading BOM takes no column: editors show none (one refused is at column 1 either way).
+  for (let i = start(s, { bom: 'skip' }); i < offset && i < s.length; i++) {
     if (s.charCodeAt(i) === 0x0a) {
       line++;
       col = 1;
@@ -276,7 +280,7 @@ function lineColumn(s: string, offset: number): string {
 export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): StrictJsonResult {
   const r = new Reader(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
   try {
-    r.i = start(text);
+    r.i = start(text, opts);
     r.ws();
     const value = r.value(0);
     r.ws();
@@ -312,7 +316,7 @@ export function parseStrictJsonSequence(text: string, opts: StrictJsonOptions = 
   let line = 1;
   let counted = 0;
   try {
-    r.i = start(text);
+    r.i = start(text, opts);
     r.ws();
     while (!r.atEnd()) {
       for (; counted < r.i; counted++) if (text.charCodeAt(counted) === 0x0a) line++;

@@ -345,7 +345,8 @@ function readResponse(v: unknown, where: string, notes: string[]): Sorted[] {
 export function readDocuments(text: string): JsonDocument[] {
   const body = stripBom(text);
   if (body.trim() === '') throw new ResponseError('the input is empty');
-  const read = parseStrictJsonSequence(body);
+  // What people hand over (saved CLI output): a leading byte order mark is no content.
+  const read = parseStrictJsonSequence(body, { bom: 'skip' });
   if (!read.ok) throw new ResponseError(`not valid JSON: ${read.error}`);
   return read.documents;
 }

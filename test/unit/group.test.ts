@@ -98,6 +98,8 @@ test('broken definitions are invalid, with a reason naming the key', () => {
     [JSON.stringify(base()).slice(0, 30), /not valid JSON: unexpected end|not valid JSON: unterminated/],
     ['[1,2]', /top level is an array/],
     ['{"Arn":"x","Arn":"y"}', /not valid JSON: duplicate key "Arn" in \$/],
+    // Greengrass itself would not read a definition that starts with a byte order mark.
+    [`\ufeff${JSON.stringify(base())}`, /not valid JSON: unexpected character U\+FEFF \(a byte order mark\) at line 1 column 1/],
     ['{"Version":"1"}', /Arn is missing/],
     [{ ...base(), Arn: 'arn:aws:iot:x' }, /Arn is not a group version ARN/],
     [{ ...base(), Arn: 42 }, /Arn is a number, not a non-empty string/],

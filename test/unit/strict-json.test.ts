@@ -90,24 +90,33 @@ describe('decodeUtf8Strict and parseStrictJsonBytes', () => {
     assert.deepEqual(parseStrictJsonBytes(Buffer.from('{"a":"\u00e9"}')), { ok: true, value: { a: '\u00e9' } });
     const bad = parseStrictJsonBytes(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]));
     assert.equal(bad.ok, false);
-    // A BOM is kept by the decoder, and skipped by the reader at the very start only.
-    assert.deepEqual(parseStrictJsonBytes(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d])), { ok: true, value: {} });
-    const late = parseStrictJsonBytes(Buffer.from([0x20, 0xef, 0xbb, 0xbf, 0x7b, 0x7d]));
+    // A BOM is kept by the decoder; the reader skips it at the very start only, and only when told to.
+    assert.deepEqual(parseStrictJsonBytes(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]), { bom: 'skip' }), { ok: true, value: {} });
+    const kept = parseStrictJsonBytes(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]));
+    assert.ok(!kept.ok && /^unexpected character U\+FEFF \(a byte order mark\) at line 1 column 1$/.test(kept.error), kept.ok ? '' : kept.error);
+    const late = parseStrictJsonBytes(Buffer.from([0x20, 0xef, 0xbb, 0xbf, 0x7b, 0x7d]), { bom: 'skip' });
     assert.ok(!late.ok && /^unexpected character U\+FEFF \(a byte order mark\) at line 1 column 2$/.test(late.error), late.ok ? '' : late.error);
   });
 });
 
 describe('a byte order mark', () => {
-  it('is skipped at the very start of a document or a sequence, and positions count from after it', () => {
-    assert.deepEqual(parseStrictJson('\ufeff{"a":1}'), { ok: true, value: { a: 1 } });
-    const seq = parseStrictJsonSequence('\ufeff{"a":1}\n{"a":2}');
+  it('is refused by default: a file the device software wrote never starts with one', () => {
+    for (const r of [parseStrictJson('\ufeff{"a":1}'), parseStrictJsonSequence('\ufeff{"a":1}')]) {
+      assert.ok(!r.ok && /^unexpected character U\+FEFF \(a byte order mark\) at line 1 column 1$/.test(r.error), r.ok ? '' : r.error);
+    }
+  });
+
+  it('is skipped at the very start of a document or a sequence a person hands over, and positions count from after it', () => {
+    const skip = { bom: 'skip' } as const;
+    assert.deepEqual(parseStrictJson('\ufeff{"a":1}', skip), { ok: true, value: { a: 1 } });
+    const seq = parseStrictJsonSequence('\ufeff{"a":1}\n{"a":2}', skip);
     assert.deepEqual(seq, { ok: true, documents: [{ value: { a: 1 }, line: 1 }, { value: { a: 2 }, line: 2 }] });
-    const bad = parseStrictJson('\ufeff{"a" 1}');
+    const bad = parseStrictJson('\ufeff{"a" 1}', skip);
     assert.ok(!bad.ok && /expected ':' after key "a" in \$ at line 1 column 6$/.test(bad.error), bad.ok ? '' : bad.error);
   });
 
   it('starting a later document of a sequence is refused (two files with BOMs put one after the other)', () => {
-    const r = parseStrictJsonSequence('{"a":1}\n\ufeff{"a":2}');
+    const r = parseStrictJsonSequence('{"a":1}\n\ufeff{"a":2}', { bom: 'skip' });
     assert.ok(!r.ok && /^unexpected character U\+FEFF \(a byte order mark\) at line 2 column 1$/.test(r.error), r.ok ? '' : r.error);
   });
 
