@@ -3,7 +3,6 @@
 // expectation-greengrass-v2.json. Stored as received; parsed again when loaded.
 import { join } from 'node:path';
 import { readRegularText } from '../io/guarded-read.js';
-import { parseExpectation, type Expectation } from '../verify/expectation.js';
 import { layoutOfExpectation, parseAnyExpectation, type AnyExpectation } from '../verify/expectations.js';
 import type { LayoutName } from '../verify/report.js';
 import { writeFileAtomic } from './atomic.js';
@@ -25,14 +24,6 @@ async function readStored(stateDir: string, layout: LayoutName): Promise<{ text:
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     return { damaged: (err as Error).message };
   }
-}
-
-/** The stored Things Graph expectation, or null when none (or a damaged one) is stored. */
-export async function loadStoredExpectation(stateDir: string): Promise<Expectation | null> {
-  const got = await readStored(stateDir, 'thingsgraph-v1');
-  if (got === null || !('text' in got)) return null;
-  const r = parseExpectation(got.text);
-  return r.ok ? r.expectation : null;
 }
 
 export interface StoredExpectations {
